@@ -1,0 +1,68 @@
+//! One SDK configuration per process, built once in `main`.
+//!
+//! The endpoint comes from the standard `AWS_ENDPOINT_URL` (or
+//! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SECRETS_MANAGER`) variables, which is how
+//! the local stack points the real SDK at moto.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use crate::ports::PortError;
+
+/// Behaviour pinned by name so an SDK upgrade cannot silently change retries or timeouts.
+pub fn behavior_version() -> BehaviorVersion {
+    BehaviorVersion::v2026_01_12()
+}
+
+/// Loads the shared SDK config: region and credentials from the environment, standard
+/// retries (3 attempts), and explicit timeouts (the SDK has no operation timeout by default).
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(behavior_version())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(8))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// The AWS clients a function uses, built from one [`SdkConfig`].
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsClients {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self { dynamodb: aws_sdk_dynamodb::Client::new(sdk), secrets: aws_sdk_secretsmanager::Client::new(sdk) }
+    }
+}
+
+/// Classifies an SDK error: transport failures, timeouts, throttling and 5xx answers are
+/// `Unavailable` (a retry may succeed), everything else `Internal`. Service errors the caller
+/// expects (conditional check failed, resource not found) are matched before this is called.
+pub fn classify<E>(what: &'static str, e: SdkError<E, HttpResponse>) -> PortError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+{
+    let transient = match &e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        SdkError::ServiceError(se) => {
+            se.raw().status().is_server_error() || se.err().code().is_some_and(|c| c.contains("Throttl") || c == "RequestLimitExceeded")
+        }
+        SdkError::ResponseError(r) => r.raw().status().is_server_error(),
+        _ => false,
+    };
+    if transient {
+        PortError::Unavailable { what, source: Box::new(e) }
+    } else {
+        PortError::Internal { what, source: Box::new(e) }
+    }
+}

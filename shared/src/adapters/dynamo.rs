@@ -1,0 +1,229 @@
+//! The settings store on DynamoDB (DESIGN.md "Data").
+//!
+//! One table, keys `pk`/`sk`. This adapter owns the item layout:
+//! - `PARTNER#<id>` / `SETTINGS`: `settings` (the document), `version`, `updated_at`,
+//!   `token` (metadata only), and for the sparse token-expiry index `token_gsi_pk`
+//!   (always `TOKEN`) and `token_expires_on` (`YYYY-MM-DD`), present only while a token is stored;
+//! - `PARTNER#<id>` / `ROOM#<user id>`, `EVENT#<event id>`, `REMINDER#<expires_on>#<days>`:
+//!   written by the chat, event and reminder functions; removed with the partner.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::aws::classify;
+use crate::domain::partner::PartnerId;
+use crate::domain::settings::Settings;
+use crate::domain::token::TokenMeta;
+use crate::ports::{PortError, Precondition, SettingsStore, StoredSettings};
+
+pub const SETTINGS_SK: &str = "SETTINGS";
+/// Name of the sparse global secondary index over token expiry.
+pub const TOKEN_EXPIRY_INDEX: &str = "token-expiry";
+/// The one partition of the token-expiry index.
+pub const TOKEN_GSI_PK_VALUE: &str = "TOKEN";
+
+/// The partition key of everything that belongs to a partner.
+pub fn partner_pk(partner: &PartnerId) -> String {
+    format!("PARTNER#{partner}")
+}
+
+/// The settings item as stored.
+#[derive(Debug, Serialize, Deserialize)]
+struct SettingsItem {
+    settings: Settings,
+    version: u64,
+    updated_at: Timestamp,
+    #[serde(default)]
+    token: Option<TokenMeta>,
+}
+
+impl From<SettingsItem> for StoredSettings {
+    fn from(i: SettingsItem) -> Self {
+        StoredSettings { settings: i.settings, version: i.version, updated_at: i.updated_at, token: i.token }
+    }
+}
+
+/// [`SettingsStore`] on a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoSettingsStore {
+    client: Client,
+    table: String,
+}
+
+fn to_av<T: Serialize>(what: &'static str, v: &T) -> Result<AttributeValue, PortError> {
+    serde_dynamo::to_attribute_value(v).map_err(|e| PortError::Internal { what, source: Box::new(e) })
+}
+
+fn decode(item: HashMap<String, AttributeValue>) -> Result<StoredSettings, PortError> {
+    serde_dynamo::from_item::<_, SettingsItem>(item)
+        .map(Into::into)
+        .map_err(|e| PortError::Internal { what: "decoding the settings item", source: Box::new(e) })
+}
+
+impl DynamoSettingsStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn key(partner: &PartnerId) -> [(String, AttributeValue); 2] {
+        [("pk".into(), AttributeValue::S(partner_pk(partner))), ("sk".into(), AttributeValue::S(SETTINGS_SK.into()))]
+    }
+}
+
+impl SettingsStore for DynamoSettingsStore {
+    async fn get(&self, partner: &PartnerId) -> Result<Option<StoredSettings>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(partner).into_iter().collect()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("DynamoDB GetItem (settings)", e))?;
+        out.item.map(decode).transpose()
+    }
+
+    async fn put(&self, partner: &PartnerId, settings: &Settings, precondition: &Precondition, now: Timestamp) -> Result<StoredSettings, PortError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(partner).into_iter().collect()))
+            .update_expression("SET #s = :s, #u = :u, #v = if_not_exists(#v, :zero) + :one")
+            .expression_attribute_names("#s", "settings")
+            .expression_attribute_names("#u", "updated_at")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":s", to_av("encoding settings", settings)?)
+            .expression_attribute_values(":u", AttributeValue::S(now.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew);
+        match precondition {
+            Precondition::None => {}
+            Precondition::Exists => req = req.condition_expression("attribute_exists(pk)"),
+            Precondition::Versions(versions) => {
+                let names: Vec<String> = (0..versions.len()).map(|i| format!(":v{i}")).collect();
+                req = req.condition_expression(format!("#v IN ({})", names.join(", ")));
+                for (name, v) in names.iter().zip(versions) {
+                    req = req.expression_attribute_values(name, AttributeValue::N(v.to_string()));
+                }
+            }
+        }
+        match req.send().await {
+            Ok(out) => decode(out.attributes.unwrap_or_default()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Err(PortError::Conflict),
+            Err(e) => Err(classify("DynamoDB UpdateItem (settings)", e)),
+        }
+    }
+
+    async fn set_token(&self, partner: &PartnerId, token: &TokenMeta, now: Timestamp) -> Result<StoredSettings, PortError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(partner).into_iter().collect()))
+            .update_expression(
+                "SET #t = :t, token_gsi_pk = :tp, token_expires_on = :e, \
+                 #s = if_not_exists(#s, :default), #v = if_not_exists(#v, :one), #u = if_not_exists(#u, :u)",
+            )
+            .expression_attribute_names("#t", "token")
+            .expression_attribute_names("#s", "settings")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#u", "updated_at")
+            .expression_attribute_values(":t", to_av("encoding token metadata", token)?)
+            .expression_attribute_values(":tp", AttributeValue::S(TOKEN_GSI_PK_VALUE.into()))
+            .expression_attribute_values(":e", AttributeValue::S(token.expires_on.to_string()))
+            .expression_attribute_values(":default", to_av("encoding settings", &Settings::inactive())?)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":u", AttributeValue::S(now.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| classify("DynamoDB UpdateItem (token)", e))?;
+        decode(out.attributes.unwrap_or_default())
+    }
+
+    async fn clear_token(&self, partner: &PartnerId) -> Result<(), PortError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(partner).into_iter().collect()))
+            .update_expression("REMOVE #t, token_gsi_pk, token_expires_on")
+            .expression_attribute_names("#t", "token")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(classify("DynamoDB UpdateItem (clear token)", e)),
+        }
+    }
+
+    async fn delete_partner(&self, partner: &PartnerId) -> Result<usize, PortError> {
+        let mut keys: Vec<HashMap<String, AttributeValue>> = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(partner_pk(partner)))
+                .projection_expression("pk, sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("DynamoDB Query (partner items)", e))?;
+            keys.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        let count = keys.len();
+        for chunk in keys.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| PortError::Internal { what: "building a delete request", source: Box::new(e) })
+                })
+                .collect::<Result<_, _>>()?;
+            // BatchWriteItem may leave items unprocessed under load: retry those with backoff.
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+                }
+                if attempt >= 6 {
+                    return Err(PortError::Unavailable {
+                        what: "DynamoDB BatchWriteItem (partner items)",
+                        source: "items left unprocessed after retries".into(),
+                    });
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| classify("DynamoDB BatchWriteItem (partner items)", e))?;
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(count)
+    }
+}

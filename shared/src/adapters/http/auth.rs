@@ -1,0 +1,78 @@
+//! The request-signature check, with the signing keys cached in memory.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lambda_http::Request;
+use secrecy::SecretString;
+use tokio::sync::RwLock;
+
+use super::{body_bytes, signed_path};
+use crate::domain::signature::{self, Rejection, SignedParts};
+use crate::error::AppError;
+use crate::ports::SigningKeySource;
+
+/// After a mismatch, keys older than this are reloaded once (a key was just rotated in).
+const REFRESH_ON_MISMATCH_AFTER: Duration = Duration::from_secs(30);
+
+struct Cached {
+    keys: Arc<Vec<SecretString>>,
+    loaded: Instant,
+}
+
+/// Verifies request signatures against keys from a [`SigningKeySource`], cached for `ttl`.
+pub struct Authenticator<K> {
+    source: K,
+    ttl: Duration,
+    cache: RwLock<Option<Cached>>,
+}
+
+impl<K: SigningKeySource> Authenticator<K> {
+    pub fn new(source: K, ttl: Duration) -> Self {
+        Self { source, ttl, cache: RwLock::new(None) }
+    }
+
+    async fn keys(&self, force: bool) -> Result<(Arc<Vec<SecretString>>, Instant), AppError> {
+        if !force {
+            if let Some(c) = self.cache.read().await.as_ref().filter(|c| c.loaded.elapsed() < self.ttl) {
+                return Ok((c.keys.clone(), c.loaded));
+            }
+        }
+        let mut guard = self.cache.write().await;
+        // Another request may have reloaded while we waited for the lock.
+        if let Some(c) = guard.as_ref().filter(|c| c.loaded.elapsed() < self.ttl && (!force || c.loaded.elapsed() < REFRESH_ON_MISMATCH_AFTER)) {
+            return Ok((c.keys.clone(), c.loaded));
+        }
+        let keys = Arc::new(self.source.load().await?);
+        let loaded = Instant::now();
+        *guard = Some(Cached { keys: keys.clone(), loaded });
+        Ok((keys, loaded))
+    }
+
+    /// Checks the signature of `req` at `now` (unix seconds), before its body is parsed.
+    /// Any failure is the same 401, with the reason only in the log.
+    pub async fn verify(&self, req: &Request, now: i64) -> Result<(), AppError> {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let path = signed_path(req);
+        // The MAC covers the raw body; an over-long body is refused after authentication.
+        let body: &[u8] = req.body().as_ref();
+        let parts = SignedParts { method: req.method().as_str(), path_and_query: &path, body };
+        let (ts, sig) = (header(signature::TIMESTAMP_HEADER), header(signature::SIGNATURE_HEADER));
+        let (keys, loaded) = self.keys(false).await?;
+        let mut result = signature::verify(&keys, ts, sig, &parts, now);
+        if result == Err(Rejection::Mismatch) && loaded.elapsed() >= REFRESH_ON_MISMATCH_AFTER {
+            let (keys, _) = self.keys(true).await?;
+            result = signature::verify(&keys, ts, sig, &parts, now);
+        }
+        match result {
+            Ok(()) => {
+                body_bytes(req)?;
+                Ok(())
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "request signature refused");
+                Err(AppError::Unauthorized)
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The HipChat base URL a partner enters: `https://hipchat.example.com`.
+//!
+//! The guide asks for "just the base URL, do not include any path"; partners paste
+//! `https://host/v2/`, `https://host/chat?x` and the like. We keep scheme, host and port,
+//! drop path, trailing slash, query and fragment, and say what we dropped.
+
+use url::Url;
+
+/// The outcome of [`normalize`]: the base URL and what was dropped (for `warnings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizedUrl {
+    pub base: String,
+    pub notes: Vec<String>,
+}
+
+/// Normalises a HipChat URL to its base, or says why it cannot be used.
+pub fn normalize(input: &str) -> Result<NormalizedUrl, String> {
+    let trimmed = input.trim();
+    let mut notes = Vec::new();
+    if trimmed.len() != input.len() {
+        notes.push("blanks around the URL were removed".to_owned());
+    }
+    if trimmed.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if trimmed.len() > 2048 {
+        return Err("must be at most 2048 characters".into());
+    }
+    let url = Url::parse(trimmed).map_err(|e| format!("must be an absolute http(s) URL such as https://hipchat.example.com ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("must use http or https, not '{}'", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password; the token goes in its own field".into());
+    }
+    let path = url.path();
+    if path != "/" && !path.is_empty() {
+        notes.push(format!("the path '{path}' was removed: enter only the base URL (the API lives under /v2 of it)"));
+    } else if trimmed.trim_end_matches(['?', '#']).ends_with('/') {
+        notes.push("the trailing slash was removed".to_owned());
+    }
+    if url.query().is_some() {
+        notes.push("the query string was removed".to_owned());
+    }
+    if url.fragment().is_some() {
+        notes.push("the fragment (#...) was removed".to_owned());
+    }
+    Ok(NormalizedUrl { base: url.origin().ascii_serialization(), notes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_stay_as_they_are() {
+        for u in ["https://hipchat.example.com", "http://127.0.0.1:8080", "https://chat.example.com:8443"] {
+            let n = normalize(u).unwrap();
+            assert_eq!(n.base, u);
+            assert!(n.notes.is_empty(), "{u}: {:?}", n.notes);
+        }
+    }
+
+    #[test]
+    fn path_slash_query_fragment_and_blanks_are_dropped_with_notes() {
+        let cases = [
+            ("https://hipchat.example.com/", "trailing slash"),
+            ("https://hipchat.example.com/v2", "'/v2'"),
+            ("https://hipchat.example.com/v2/", "'/v2/'"),
+            ("https://hipchat.example.com?a=1", "query"),
+            ("https://hipchat.example.com#top", "fragment"),
+            ("  https://hipchat.example.com ", "blanks"),
+        ];
+        for (input, note) in cases {
+            let n = normalize(input).unwrap();
+            assert_eq!(n.base, "https://hipchat.example.com", "{input}");
+            assert!(n.notes.iter().any(|m| m.contains(note)), "{input}: {:?}", n.notes);
+        }
+    }
+
+    #[test]
+    fn host_is_lowercased_and_default_port_dropped() {
+        assert_eq!(normalize("HTTPS://HipChat.Example.COM:443/").unwrap().base, "https://hipchat.example.com");
+    }
+
+    #[test]
+    fn unusable_urls_are_rejected() {
+        for bad in ["", "   ", "hipchat.example.com", "/v2", "ftp://h.example.com", "https://", "https://user:pw@h.example.com", "mailto:a@b.c", "file:///etc/passwd"] {
+            assert!(normalize(bad).is_err(), "{bad:?}");
+        }
+    }
+}

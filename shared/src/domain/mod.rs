@@ -1,0 +1,8 @@
+//! Pure domain code: no I/O, no clocks, no environment. Everything here is unit-tested.
+
+pub mod hipchat_url;
+pub mod partner;
+pub mod settings;
+pub mod signature;
+pub mod token;
+pub mod validation;

@@ -1,0 +1,147 @@
+//! In-memory fakes of the ports, for handler tests (feature `fakes`). They keep the same
+//! contract as the adapters (conditional writes, cascade delete) and count calls.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+
+use crate::domain::partner::PartnerId;
+use crate::domain::settings::Settings;
+use crate::domain::token::TokenMeta;
+use crate::ports::{Clock, PortError, Precondition, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets};
+
+/// A settings store in a `HashMap`; `fail_with_unavailable` makes every call fail.
+#[derive(Default)]
+pub struct MemoryStore {
+    pub items: Mutex<HashMap<PartnerId, StoredSettings>>,
+    /// Other items of a partner (room mappings etc.), counted for the cascade delete.
+    pub other_items: Mutex<HashMap<PartnerId, usize>>,
+    pub unavailable: std::sync::atomic::AtomicBool,
+    pub calls: AtomicUsize,
+}
+
+impl MemoryStore {
+    fn enter(&self) -> Result<(), PortError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(PortError::Unavailable { what: "memory store", source: "switched off by the test".into() });
+        }
+        Ok(())
+    }
+}
+
+impl SettingsStore for MemoryStore {
+    async fn get(&self, partner: &PartnerId) -> Result<Option<StoredSettings>, PortError> {
+        self.enter()?;
+        Ok(self.items.lock().unwrap().get(partner).cloned())
+    }
+
+    async fn put(&self, partner: &PartnerId, settings: &Settings, pre: &Precondition, now: Timestamp) -> Result<StoredSettings, PortError> {
+        self.enter()?;
+        let mut items = self.items.lock().unwrap();
+        let current = items.get(partner);
+        let ok = match pre {
+            Precondition::None => true,
+            Precondition::Exists => current.is_some(),
+            Precondition::Versions(vs) => current.is_some_and(|c| vs.contains(&c.version)),
+        };
+        if !ok {
+            return Err(PortError::Conflict);
+        }
+        let next = StoredSettings {
+            settings: settings.clone(),
+            version: current.map_or(0, |c| c.version) + 1,
+            updated_at: now,
+            token: current.and_then(|c| c.token.clone()),
+        };
+        items.insert(partner.clone(), next.clone());
+        Ok(next)
+    }
+
+    async fn set_token(&self, partner: &PartnerId, token: &TokenMeta, now: Timestamp) -> Result<StoredSettings, PortError> {
+        self.enter()?;
+        let mut items = self.items.lock().unwrap();
+        let entry = items.entry(partner.clone()).or_insert_with(|| StoredSettings {
+            settings: Settings::inactive(),
+            version: 1,
+            updated_at: now,
+            token: None,
+        });
+        entry.token = Some(token.clone());
+        Ok(entry.clone())
+    }
+
+    async fn clear_token(&self, partner: &PartnerId) -> Result<(), PortError> {
+        self.enter()?;
+        if let Some(s) = self.items.lock().unwrap().get_mut(partner) {
+            s.token = None;
+        }
+        Ok(())
+    }
+
+    async fn delete_partner(&self, partner: &PartnerId) -> Result<usize, PortError> {
+        self.enter()?;
+        let a = usize::from(self.items.lock().unwrap().remove(partner).is_some());
+        let b = self.other_items.lock().unwrap().remove(partner).unwrap_or(0);
+        Ok(a + b)
+    }
+}
+
+/// Token secrets in a `HashMap`.
+#[derive(Default)]
+pub struct MemorySecrets {
+    pub secrets: Mutex<HashMap<PartnerId, SecretString>>,
+}
+
+impl TokenSecrets for MemorySecrets {
+    async fn put(&self, partner: &PartnerId, token: &SecretString) -> Result<(), PortError> {
+        self.secrets.lock().unwrap().insert(partner.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn get(&self, partner: &PartnerId) -> Result<Option<SecretString>, PortError> {
+        Ok(self.secrets.lock().unwrap().get(partner).cloned())
+    }
+
+    async fn delete(&self, partner: &PartnerId) -> Result<(), PortError> {
+        self.secrets.lock().unwrap().remove(partner);
+        Ok(())
+    }
+}
+
+/// A fixed list of signing keys; counts loads.
+pub struct StaticKeys {
+    pub keys: Vec<String>,
+    pub loads: AtomicUsize,
+}
+
+impl StaticKeys {
+    pub fn new(keys: &[&str]) -> Self {
+        Self { keys: keys.iter().map(|k| k.to_string()).collect(), loads: AtomicUsize::new(0) }
+    }
+}
+
+impl SigningKeySource for StaticKeys {
+    async fn load(&self) -> Result<Vec<SecretString>, PortError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        Ok(self.keys.iter().cloned().map(SecretString::from).collect())
+    }
+}
+
+/// A clock that says what the test wants.
+pub struct FixedClock(pub Mutex<Timestamp>);
+
+impl FixedClock {
+    pub fn at(ts: &str) -> Self {
+        Self(Mutex::new(ts.parse().expect("test timestamp")))
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+}

@@ -1,0 +1,23 @@
+//! dynaBOARD ↔ HipChat: everything the Lambda functions share.
+//!
+//! Three layers, kept apart by folder (see `../shared/DESIGN.md`):
+//! - [`domain`]: pure code, no I/O — settings model and validation, HipChat URL
+//!   normalisation, token hygiene and expiry arithmetic, request signatures.
+//! - [`ports`]: the small traits the services need (settings store, token secrets,
+//!   signing keys, clock).
+//! - [`adapters`]: DynamoDB, Secrets Manager and the HTTP glue (routing, problem
+//!   responses, signature check).
+//!
+//! [`service`] holds the use cases a handler calls: each takes its ports by
+//! reference and returns a domain value or an [`error::AppError`].
+
+pub mod adapters;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod ports;
+pub mod service;
+pub mod telemetry;
+
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;

@@ -1,0 +1,111 @@
+//! The small traits the services need. Adapters implement them for AWS; the `fakes`
+//! feature implements them in memory for handler tests.
+
+use std::future::Future;
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+
+use crate::domain::partner::PartnerId;
+use crate::domain::settings::Settings;
+use crate::domain::token::TokenMeta;
+
+/// A boxed error from an adapter, kept as the `source` of a [`PortError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong behind a port.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// A conditional write lost: the stored state is not what the caller expected.
+    #[error("condition failed: the stored state changed")]
+    Conflict,
+    /// The backing service could not be reached or timed out; a retry may succeed.
+    #[error("{what} is unavailable")]
+    Unavailable {
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// Anything else (misconfiguration, an unexpected answer, a bug).
+    #[error("{what} failed")]
+    Internal {
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// The stored settings of one partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSettings {
+    pub settings: Settings,
+    pub version: u64,
+    pub updated_at: Timestamp,
+    pub token: Option<TokenMeta>,
+}
+
+/// What a settings write expects of the stored version (from `If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// No `If-Match`: write whatever is stored.
+    None,
+    /// `If-Match: *`: the settings must exist.
+    Exists,
+    /// `If-Match: "3"` (or a list): the stored version must be one of these.
+    Versions(Vec<u64>),
+}
+
+/// The partner's settings record, its token metadata and everything else kept under the
+/// partner's key (room mappings, event and reminder records).
+pub trait SettingsStore: Send + Sync {
+    fn get(&self, partner: &PartnerId) -> impl Future<Output = Result<Option<StoredSettings>, PortError>> + Send;
+
+    /// Replaces the settings document, bumping the version, conditionally on `precondition`.
+    /// Keeps the token metadata. `Err(Conflict)` when the precondition does not hold.
+    fn put(
+        &self,
+        partner: &PartnerId,
+        settings: &Settings,
+        precondition: &Precondition,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<StoredSettings, PortError>> + Send;
+
+    /// Stores token metadata; creates a minimal inactive record (version 1) when none exists.
+    fn set_token(&self, partner: &PartnerId, token: &TokenMeta, now: Timestamp) -> impl Future<Output = Result<StoredSettings, PortError>> + Send;
+
+    /// Removes the token metadata (no-op when there is none).
+    fn clear_token(&self, partner: &PartnerId) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Removes every item of the partner: settings, room mappings, event and reminder records.
+    /// Returns how many items were removed.
+    fn delete_partner(&self, partner: &PartnerId) -> impl Future<Output = Result<usize, PortError>> + Send;
+}
+
+/// Where the partner's HipChat token lives (Secrets Manager in production).
+pub trait TokenSecrets: Send + Sync {
+    fn put(&self, partner: &PartnerId, token: &SecretString) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn get(&self, partner: &PartnerId) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
+    /// Deletes the token for good (no recovery window, so a new one can be stored at once).
+    /// Succeeds when there is none.
+    fn delete(&self, partner: &PartnerId) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The request-signing keys (any of them is accepted).
+pub trait SigningKeySource: Send + Sync {
+    fn load(&self) -> impl Future<Output = Result<Vec<SecretString>, PortError>> + Send;
+}
+
+/// The current time. Tests set it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}

@@ -1,0 +1,4 @@
+//! Use cases: what a handler calls once it has parsed a request. Each takes its ports by
+//! reference and returns a value to serialize or an [`crate::error::AppError`].
+
+pub mod settings;
