@@ -1,1 +1,17 @@
-fn main() {}
+//! `settings` function: `GET/PUT/DELETE /v1/partners/{id}/settings`, `PUT/DELETE /v1/partners/{id}/token`.
+
+mod handler;
+
+use lambda_http::{Error, run, service_fn};
+use shared::adapters::aws::{AwsClients, load_sdk_config};
+use shared::config::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env()?;
+    let clients = AwsClients::new(&load_sdk_config().await);
+    let deps = handler::Deps::on_aws(&config, &clients);
+    let deps = &deps;
+    run(service_fn(move |req| handler::handle(deps, req))).await
+}

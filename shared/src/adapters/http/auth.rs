@@ -32,6 +32,11 @@ impl<K: SigningKeySource> Authenticator<K> {
         Self { source, ttl, cache: RwLock::new(None) }
     }
 
+    /// The key source (tests count its loads).
+    pub fn source(&self) -> &K {
+        &self.source
+    }
+
     async fn keys(&self, force: bool) -> Result<(Arc<Vec<SecretString>>, Instant), AppError> {
         if !force {
             if let Some(c) = self.cache.read().await.as_ref().filter(|c| c.loaded.elapsed() < self.ttl) {
