@@ -69,8 +69,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -90,7 +92,8 @@ mod tests {
 
     #[test]
     fn names_the_missing_variable() {
-        let e = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("SECRET_PREFIX", "p")])).unwrap_err();
+        let e = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("SECRET_PREFIX", "p")]))
+            .unwrap_err();
         assert_eq!(e, ConfigError::Missing("SIGNING_SECRET_ID"));
         assert!(e.to_string().contains("SIGNING_SECRET_ID"));
         let e = Config::from_lookup(lookup(&[("TABLE_NAME", " ")])).unwrap_err();
@@ -106,6 +109,12 @@ mod tests {
             ("SIGNING_KEYS_TTL_SECONDS", "soon"),
         ]))
         .unwrap_err();
-        assert!(matches!(e, ConfigError::Invalid { name: "SIGNING_KEYS_TTL_SECONDS", .. }));
+        assert!(matches!(
+            e,
+            ConfigError::Invalid {
+                name: "SIGNING_KEYS_TTL_SECONDS",
+                ..
+            }
+        ));
     }
 }

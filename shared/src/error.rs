@@ -34,7 +34,11 @@ pub enum AppError {
     TokenRejected,
     /// HipChat could not be used; `status` is 502 (bad answer) or 503 (unreachable, rate limited).
     #[error("hipchat unavailable: {detail}")]
-    HipchatUnavailable { status: u16, retry_after: Option<u64>, detail: String },
+    HipchatUnavailable {
+        status: u16,
+        retry_after: Option<u64>,
+        detail: String,
+    },
     /// One of our own backing services (DynamoDB, Secrets Manager) is unreachable.
     #[error("backing service unavailable")]
     Unavailable(#[source] BoxError),
@@ -123,7 +127,12 @@ impl From<&AppError> for Problem {
             NotFound(what) => Problem::new("not-found", "Not Found", 404, what.clone()),
             MethodNotAllowed { allow } => Problem {
                 allow: Some(allow),
-                ..Problem::new("method-not-allowed", "Method Not Allowed", 405, format!("This resource supports only: {allow}."))
+                ..Problem::new(
+                    "method-not-allowed",
+                    "Method Not Allowed",
+                    405,
+                    format!("This resource supports only: {allow}."),
+                )
             },
             PreconditionFailed => Problem::new(
                 "precondition-failed",
@@ -131,9 +140,12 @@ impl From<&AppError> for Problem {
                 412,
                 "The settings were changed since you read them (If-Match does not match the current version). GET them again and reapply your change.",
             ),
-            PayloadTooLarge { limit } => {
-                Problem::new("payload-too-large", "Payload Too Large", 413, format!("The request body exceeds {} KiB.", limit / 1024))
-            }
+            PayloadTooLarge { limit } => Problem::new(
+                "payload-too-large",
+                "Payload Too Large",
+                413,
+                format!("The request body exceeds {} KiB.", limit / 1024),
+            ),
             Validation(errors) => Problem {
                 errors: Some(errors.clone()),
                 ..Problem::new(
@@ -155,7 +167,12 @@ impl From<&AppError> for Problem {
             ChatDisabled(why) => Problem::new("chat-disabled", "Chat Disabled", 409, why.clone()),
             ChatClosed { next_open_at } => Problem {
                 next_open_at: *next_open_at,
-                ..Problem::new("chat-closed", "Chat Closed", 409, "The chat is outside its service hours.")
+                ..Problem::new(
+                    "chat-closed",
+                    "Chat Closed",
+                    409,
+                    "The chat is outside its service hours.",
+                )
             },
             TokenMissing => Problem::new(
                 "token-missing",
@@ -169,17 +186,39 @@ impl From<&AppError> for Problem {
                 409,
                 "HipChat rejected the stored token (expired or revoked): create a new token in HipChat and store it with PUT /token.",
             ),
-            HipchatUnavailable { status, retry_after, detail } => Problem {
+            HipchatUnavailable {
+                status,
+                retry_after,
+                detail,
+            } => Problem {
                 retry_after: *retry_after,
-                ..Problem::new("hipchat-unavailable", "HipChat Unavailable", *status, detail.clone())
+                ..Problem::new(
+                    "hipchat-unavailable",
+                    "HipChat Unavailable",
+                    *status,
+                    detail.clone(),
+                )
             },
             Unavailable(source) => {
                 tracing::error!(error = %chain(source.as_ref()), "backing service unavailable");
-                Problem { retry_after: Some(1), ..Problem::new("unavailable", "Service Unavailable", 503, "A backing service is unavailable; please retry.") }
+                Problem {
+                    retry_after: Some(1),
+                    ..Problem::new(
+                        "unavailable",
+                        "Service Unavailable",
+                        503,
+                        "A backing service is unavailable; please retry.",
+                    )
+                }
             }
             Internal(source) => {
                 tracing::error!(error = %chain(source.as_ref()), "internal error");
-                Problem::new("internal", "Internal Server Error", 500, "An internal error occurred; it has been logged.")
+                Problem::new(
+                    "internal",
+                    "Internal Server Error",
+                    500,
+                    "An internal error occurred; it has been logged.",
+                )
             }
         }
     }
@@ -195,14 +234,30 @@ mod tests {
             (AppError::Unauthorized, 401, "unauthorized"),
             (AppError::NotFound("x".into()), 404, "not-found"),
             (AppError::PreconditionFailed, 412, "precondition-failed"),
-            (AppError::PayloadTooLarge { limit: 65536 }, 413, "payload-too-large"),
+            (
+                AppError::PayloadTooLarge { limit: 65536 },
+                413,
+                "payload-too-large",
+            ),
             (AppError::validation("a", "b"), 422, "validation"),
             (AppError::IntegrationInactive, 409, "integration-inactive"),
             (AppError::ChatDisabled("off".into()), 409, "chat-disabled"),
-            (AppError::ChatClosed { next_open_at: None }, 409, "chat-closed"),
+            (
+                AppError::ChatClosed { next_open_at: None },
+                409,
+                "chat-closed",
+            ),
             (AppError::TokenMissing, 409, "token-missing"),
             (AppError::TokenRejected, 409, "token-rejected"),
-            (AppError::HipchatUnavailable { status: 503, retry_after: Some(30), detail: "x".into() }, 503, "hipchat-unavailable"),
+            (
+                AppError::HipchatUnavailable {
+                    status: 503,
+                    retry_after: Some(30),
+                    detail: "x".into(),
+                },
+                503,
+                "hipchat-unavailable",
+            ),
             (AppError::internal("boom"), 500, "internal"),
         ];
         for (e, status, slug) in cases {
@@ -222,7 +277,10 @@ mod tests {
 
     #[test]
     fn validation_lists_the_fields() {
-        let p = Problem::from(&AppError::Validation(vec![FieldError::new("a", "x"), FieldError::new("b", "y")]));
+        let p = Problem::from(&AppError::Validation(vec![
+            FieldError::new("a", "x"),
+            FieldError::new("b", "y"),
+        ]));
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["errors"][1]["field"], "b");
         assert_eq!(v["status"], 422);
@@ -230,6 +288,9 @@ mod tests {
 
     #[test]
     fn port_conflict_is_a_412() {
-        assert!(matches!(AppError::from(PortError::Conflict), AppError::PreconditionFailed));
+        assert!(matches!(
+            AppError::from(PortError::Conflict),
+            AppError::PreconditionFailed
+        ));
     }
 }

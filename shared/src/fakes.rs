@@ -11,7 +11,9 @@ use secrecy::SecretString;
 use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
 use crate::domain::token::TokenMeta;
-use crate::ports::{Clock, PortError, Precondition, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets};
+use crate::ports::{
+    Clock, PortError, Precondition, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets,
+};
 
 /// A settings store in a `HashMap`; `fail_with_unavailable` makes every call fail.
 #[derive(Default)]
@@ -27,7 +29,10 @@ impl MemoryStore {
     fn enter(&self) -> Result<(), PortError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.unavailable.load(Ordering::SeqCst) {
-            return Err(PortError::Unavailable { what: "memory store", source: "switched off by the test".into() });
+            return Err(PortError::Unavailable {
+                what: "memory store",
+                source: "switched off by the test".into(),
+            });
         }
         Ok(())
     }
@@ -39,7 +44,13 @@ impl SettingsStore for MemoryStore {
         Ok(self.items.lock().unwrap().get(partner).cloned())
     }
 
-    async fn put(&self, partner: &PartnerId, settings: &Settings, pre: &Precondition, now: Timestamp) -> Result<StoredSettings, PortError> {
+    async fn put(
+        &self,
+        partner: &PartnerId,
+        settings: &Settings,
+        pre: &Precondition,
+        now: Timestamp,
+    ) -> Result<StoredSettings, PortError> {
         self.enter()?;
         let mut items = self.items.lock().unwrap();
         let current = items.get(partner);
@@ -61,15 +72,22 @@ impl SettingsStore for MemoryStore {
         Ok(next)
     }
 
-    async fn set_token(&self, partner: &PartnerId, token: &TokenMeta, now: Timestamp) -> Result<StoredSettings, PortError> {
+    async fn set_token(
+        &self,
+        partner: &PartnerId,
+        token: &TokenMeta,
+        now: Timestamp,
+    ) -> Result<StoredSettings, PortError> {
         self.enter()?;
         let mut items = self.items.lock().unwrap();
-        let entry = items.entry(partner.clone()).or_insert_with(|| StoredSettings {
-            settings: Settings::inactive(),
-            version: 1,
-            updated_at: now,
-            token: None,
-        });
+        let entry = items
+            .entry(partner.clone())
+            .or_insert_with(|| StoredSettings {
+                settings: Settings::inactive(),
+                version: 1,
+                updated_at: now,
+                token: None,
+            });
         entry.token = Some(token.clone());
         Ok(entry.clone())
     }
@@ -85,7 +103,12 @@ impl SettingsStore for MemoryStore {
     async fn delete_partner(&self, partner: &PartnerId) -> Result<usize, PortError> {
         self.enter()?;
         let a = usize::from(self.items.lock().unwrap().remove(partner).is_some());
-        let b = self.other_items.lock().unwrap().remove(partner).unwrap_or(0);
+        let b = self
+            .other_items
+            .lock()
+            .unwrap()
+            .remove(partner)
+            .unwrap_or(0);
         Ok(a + b)
     }
 }
@@ -98,7 +121,10 @@ pub struct MemorySecrets {
 
 impl TokenSecrets for MemorySecrets {
     async fn put(&self, partner: &PartnerId, token: &SecretString) -> Result<(), PortError> {
-        self.secrets.lock().unwrap().insert(partner.clone(), token.clone());
+        self.secrets
+            .lock()
+            .unwrap()
+            .insert(partner.clone(), token.clone());
         Ok(())
     }
 
@@ -120,7 +146,10 @@ pub struct StaticKeys {
 
 impl StaticKeys {
     pub fn new(keys: &[&str]) -> Self {
-        Self { keys: keys.iter().map(|k| k.to_string()).collect(), loads: AtomicUsize::new(0) }
+        Self {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            loads: AtomicUsize::new(0),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::hipchat_url;
 use super::token::parse_date;
-use super::validation::{join, kind, FieldError, ObjectReader, Warning};
+use super::validation::{FieldError, ObjectReader, Warning, join, kind};
 use jiff::civil::Date;
 
 /// HipChat room names are 1–50 characters; a personal room is `<prefix> - <First> <Last>`.
@@ -116,7 +116,15 @@ impl Weekday {
 
     pub fn to_jiff(self) -> jiff::civil::Weekday {
         use jiff::civil::Weekday as J;
-        [J::Monday, J::Tuesday, J::Wednesday, J::Thursday, J::Friday, J::Saturday, J::Sunday][self as usize]
+        [
+            J::Monday,
+            J::Tuesday,
+            J::Wednesday,
+            J::Thursday,
+            J::Friday,
+            J::Saturday,
+            J::Sunday,
+        ][self as usize]
     }
 }
 
@@ -150,7 +158,13 @@ impl ClockTime {
     /// `HH:MM` with two digits each; `24:00` is the only time past `23:59`.
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        if b.len() != 5 || b[2] != b':' || !b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit()) {
+        if b.len() != 5
+            || b[2] != b':'
+            || !b
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == 2 || c.is_ascii_digit())
+        {
             return None;
         }
         let h = u16::from(b[0] - b'0') * 10 + u16::from(b[1] - b'0');
@@ -186,7 +200,8 @@ impl Serialize for ClockTime {
 impl<'de> Deserialize<'de> for ClockTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid time {s:?}, expected HH:MM")))
+        Self::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid time {s:?}, expected HH:MM")))
     }
 }
 
@@ -209,19 +224,32 @@ pub enum LoginLogout {
 
 impl Default for ServiceHours {
     fn default() -> Self {
-        Self { timezone: "UTC".into(), days: BTreeMap::new(), closed_dates: Vec::new() }
+        Self {
+            timezone: "UTC".into(),
+            days: BTreeMap::new(),
+            closed_dates: Vec::new(),
+        }
     }
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        Self { show_button: false, button_position: ButtonPosition::Both, service_hours: ServiceHours::default() }
+        Self {
+            show_button: false,
+            button_position: ButtonPosition::Both,
+            service_hours: ServiceHours::default(),
+        }
     }
 }
 
 impl Default for Notifications {
     fn default() -> Self {
-        Self { login_logout: LoginLogout::Off, comment_created: false, issue_created: false, issue_approval: false }
+        Self {
+            login_logout: LoginLogout::Off,
+            comment_created: false,
+            issue_created: false,
+            issue_approval: false,
+        }
     }
 }
 
@@ -243,10 +271,16 @@ impl Settings {
     pub fn completeness_warnings(&self, token_configured: bool) -> Vec<Warning> {
         let mut w = Vec::new();
         if self.active && !token_configured {
-            w.push(Warning::new("token", "no HipChat token is stored yet: PUT /token"));
+            w.push(Warning::new(
+                "token",
+                "no HipChat token is stored yet: PUT /token",
+            ));
         }
         if self.active && self.notification_room_id.is_none() {
-            w.push(Warning::new("notification_room_id", "no notification room is chosen: chat requests and events have nowhere to go"));
+            w.push(Warning::new(
+                "notification_room_id",
+                "no notification room is chosen: chat requests and events have nowhere to go",
+            ));
         }
         w
     }
@@ -263,14 +297,19 @@ pub struct ParsedSettings {
 pub fn parse_settings(body: &Value) -> Result<ParsedSettings, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let Some(mut r) = ObjectReader::new(body, "", &mut errors) else { return Err(errors) };
+    let Some(mut r) = ObjectReader::new(body, "", &mut errors) else {
+        return Err(errors);
+    };
     r.ignore(&READ_ONLY_MEMBERS);
 
     let active = r.bool("active", None, &mut errors);
     let hipchat_url = match r.str("hipchat_url", &mut errors) {
         None => {
             if active == Some(true) && r.get("hipchat_url").is_none() {
-                errors.push(FieldError::new("hipchat_url", "is required when active is true"));
+                errors.push(FieldError::new(
+                    "hipchat_url",
+                    "is required when active is true",
+                ));
             }
             None
         }
@@ -290,7 +329,10 @@ pub fn parse_settings(body: &Value) -> Result<ParsedSettings, Vec<FieldError>> {
         Some(v) => match v.as_u64().filter(|n| (1..=i64::MAX as u64).contains(n)) {
             Some(n) => Some(n),
             None => {
-                errors.push(FieldError::new("notification_room_id", format!("must be a positive integer room id, got {}", describe(v))));
+                errors.push(FieldError::new(
+                    "notification_room_id",
+                    format!("must be a positive integer room id, got {}", describe(v)),
+                ));
                 None
             }
         },
@@ -300,17 +342,22 @@ pub fn parse_settings(body: &Value) -> Result<ParsedSettings, Vec<FieldError>> {
         Some("en") => Language::En,
         Some("de") => Language::De,
         Some(other) => {
-            errors.push(FieldError::new("language", format!("must be one of en, de; got {other:?}")));
+            errors.push(FieldError::new(
+                "language",
+                format!("must be one of en, de; got {other:?}"),
+            ));
             Language::En
         }
     };
-    let room_name_prefix = r.str("room_name_prefix", &mut errors).and_then(|p| match check_prefix(p) {
-        Ok(()) => Some(p.to_owned()),
-        Err(m) => {
-            errors.push(FieldError::new("room_name_prefix", m));
-            None
-        }
-    });
+    let room_name_prefix =
+        r.str("room_name_prefix", &mut errors)
+            .and_then(|p| match check_prefix(p) {
+                Ok(()) => Some(p.to_owned()),
+                Err(m) => {
+                    errors.push(FieldError::new("room_name_prefix", m));
+                    None
+                }
+            });
     let chat = match r.get("chat") {
         None => ChatSettings::default(),
         Some(v) => parse_chat(v, &mut errors),
@@ -323,7 +370,15 @@ pub fn parse_settings(body: &Value) -> Result<ParsedSettings, Vec<FieldError>> {
 
     match active {
         Some(active) if errors.is_empty() => Ok(ParsedSettings {
-            settings: Settings { active, hipchat_url, notification_room_id, language, room_name_prefix, chat, notifications },
+            settings: Settings {
+                active,
+                hipchat_url,
+                notification_room_id,
+                language,
+                room_name_prefix,
+                chat,
+                notifications,
+            },
             warnings,
         }),
         _ => Err(errors),
@@ -356,26 +411,45 @@ fn check_prefix(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_enum<T: Copy>(value: Option<&str>, field: String, options: &[(&str, T)], default: T, errors: &mut Vec<FieldError>) -> T {
+fn parse_enum<T: Copy>(
+    value: Option<&str>,
+    field: String,
+    options: &[(&str, T)],
+    default: T,
+    errors: &mut Vec<FieldError>,
+) -> T {
     match value {
         None => default,
-        Some(s) => options.iter().find(|(name, _)| *name == s).map(|(_, v)| *v).unwrap_or_else(|| {
-            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-            errors.push(FieldError::new(field, format!("must be one of {}; got {s:?}", names.join(", "))));
-            default
-        }),
+        Some(s) => options
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| {
+                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be one of {}; got {s:?}", names.join(", ")),
+                ));
+                default
+            }),
     }
 }
 
 fn parse_chat(v: &Value, errors: &mut Vec<FieldError>) -> ChatSettings {
     let mut out = ChatSettings::default();
-    let Some(mut r) = ObjectReader::new(v, "chat", errors) else { return out };
+    let Some(mut r) = ObjectReader::new(v, "chat", errors) else {
+        return out;
+    };
     out.show_button = r.bool("show_button", Some(false), errors).unwrap_or(false);
     let pos = r.str("button_position", errors);
     out.button_position = parse_enum(
         pos,
         r.path("button_position"),
-        &[("top", ButtonPosition::Top), ("bottom", ButtonPosition::Bottom), ("both", ButtonPosition::Both)],
+        &[
+            ("top", ButtonPosition::Top),
+            ("bottom", ButtonPosition::Bottom),
+            ("both", ButtonPosition::Both),
+        ],
         ButtonPosition::Both,
         errors,
     );
@@ -389,12 +463,17 @@ fn parse_chat(v: &Value, errors: &mut Vec<FieldError>) -> ChatSettings {
 fn parse_service_hours(v: &Value, errors: &mut Vec<FieldError>) -> ServiceHours {
     const PATH: &str = "chat.service_hours";
     let mut out = ServiceHours::default();
-    let Some(mut r) = ObjectReader::new(v, PATH, errors) else { return out };
+    let Some(mut r) = ObjectReader::new(v, PATH, errors) else {
+        return out;
+    };
     if let Some(tz) = r.str("timezone", errors) {
         if jiff::tz::TimeZone::get(tz).is_ok() && !tz.is_empty() {
             out.timezone = tz.to_owned();
         } else {
-            errors.push(FieldError::new(r.path("timezone"), format!("must be an IANA time zone name such as Europe/Vienna or UTC; got {tz:?}")));
+            errors.push(FieldError::new(
+                r.path("timezone"),
+                format!("must be an IANA time zone name such as Europe/Vienna or UTC; got {tz:?}"),
+            ));
         }
     }
     if let Some(days) = r.get("days") {
@@ -407,10 +486,20 @@ fn parse_service_hours(v: &Value, errors: &mut Vec<FieldError>) -> ServiceHours 
     out
 }
 
-fn parse_days(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> BTreeMap<Weekday, Vec<TimeRange>> {
+fn parse_days(
+    v: &Value,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<Weekday, Vec<TimeRange>> {
     let mut days = BTreeMap::new();
     let Some(map) = v.as_object() else {
-        errors.push(FieldError::new(path, format!("must be an object with weekday names as keys, got {}", kind(v))));
+        errors.push(FieldError::new(
+            path,
+            format!(
+                "must be an object with weekday names as keys, got {}",
+                kind(v)
+            ),
+        ));
         return days;
     };
     for (name, ranges) in map {
@@ -424,11 +513,20 @@ fn parse_days(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> BTreeMap<W
             continue;
         }
         let Some(items) = ranges.as_array() else {
-            errors.push(FieldError::new(day_path, format!("must be an array of {{\"from\", \"to\"}} ranges, got {}", kind(ranges))));
+            errors.push(FieldError::new(
+                day_path,
+                format!(
+                    "must be an array of {{\"from\", \"to\"}} ranges, got {}",
+                    kind(ranges)
+                ),
+            ));
             continue;
         };
         if items.len() > MAX_RANGES_PER_DAY {
-            errors.push(FieldError::new(day_path, format!("must have at most {MAX_RANGES_PER_DAY} ranges")));
+            errors.push(FieldError::new(
+                day_path,
+                format!("must have at most {MAX_RANGES_PER_DAY} ranges"),
+            ));
             continue;
         }
         let mut parsed = Vec::new();
@@ -455,17 +553,19 @@ fn parse_range(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Ti
                 }
                 None
             }
-            Some(s) => match ClockTime::parse(s) {
-                Some(t) if member == "from" && t == ClockTime::MIDNIGHT_END => {
-                    errors.push(FieldError::new(field, "24:00 is allowed only as 'to'"));
-                    None
+            Some(s) => {
+                match ClockTime::parse(s) {
+                    Some(t) if member == "from" && t == ClockTime::MIDNIGHT_END => {
+                        errors.push(FieldError::new(field, "24:00 is allowed only as 'to'"));
+                        None
+                    }
+                    Some(t) => Some(t),
+                    None => {
+                        errors.push(FieldError::new(field, format!("must be a time HH:MM from 00:00 to 23:59 (or 24:00 as 'to'); got {s:?}")));
+                        None
+                    }
                 }
-                Some(t) => Some(t),
-                None => {
-                    errors.push(FieldError::new(field, format!("must be a time HH:MM from 00:00 to 23:59 (or 24:00 as 'to'); got {s:?}")));
-                    None
-                }
-            },
+            }
         }
     };
     let from = time("from", &mut r, errors);
@@ -473,7 +573,10 @@ fn parse_range(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Ti
     r.finish(errors);
     let (from, to) = (from?, to?);
     if from == to {
-        errors.push(FieldError::new(path, "from and to must differ (for the whole day use 00:00 to 24:00)"));
+        errors.push(FieldError::new(
+            path,
+            "from and to must differ (for the whole day use 00:00 to 24:00)",
+        ));
         return None;
     }
     Some(TimeRange { from, to })
@@ -489,14 +592,21 @@ fn check_overlaps(ranges: &[(usize, TimeRange)], day_path: &str, errors: &mut Ve
             let (first, second) = if i < j { (i, j) } else { (j, i) };
             errors.push(FieldError::new(
                 format!("{day_path}[{second}]"),
-                format!("overlaps range [{first}] ({}–{}) of the same day", a.from, a.to),
+                format!(
+                    "overlaps range [{first}] ({}–{}) of the same day",
+                    a.from, a.to
+                ),
             ));
         }
     }
 }
 
 /// An overnight range must end before the next day's first range starts.
-fn check_overnight_spill(days: &BTreeMap<Weekday, Vec<TimeRange>>, path: &str, errors: &mut Vec<FieldError>) {
+fn check_overnight_spill(
+    days: &BTreeMap<Weekday, Vec<TimeRange>>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
     for (day, ranges) in days {
         let next = day.next();
         for r in ranges.iter().filter(|r| r.is_overnight()) {
@@ -505,7 +615,12 @@ fn check_overnight_spill(days: &BTreeMap<Weekday, Vec<TimeRange>>, path: &str, e
                 if other.from.minutes() < spill_end {
                     errors.push(FieldError::new(
                         format!("{}[{k}]", join(path, next.name())),
-                        format!("overlaps the overnight range {}–{} of {}", r.from, r.to, day.name()),
+                        format!(
+                            "overlaps the overnight range {}–{} of {}",
+                            r.from,
+                            r.to,
+                            day.name()
+                        ),
                     ));
                 }
             }
@@ -515,18 +630,27 @@ fn check_overnight_spill(days: &BTreeMap<Weekday, Vec<TimeRange>>, path: &str, e
 
 fn parse_closed_dates(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Vec<Date> {
     let Some(items) = v.as_array() else {
-        errors.push(FieldError::new(path, format!("must be an array of dates YYYY-MM-DD, got {}", kind(v))));
+        errors.push(FieldError::new(
+            path,
+            format!("must be an array of dates YYYY-MM-DD, got {}", kind(v)),
+        ));
         return Vec::new();
     };
     if items.len() > MAX_CLOSED_DATES {
-        errors.push(FieldError::new(path, format!("must have at most {MAX_CLOSED_DATES} dates")));
+        errors.push(FieldError::new(
+            path,
+            format!("must have at most {MAX_CLOSED_DATES} dates"),
+        ));
         return Vec::new();
     }
     let mut dates = Vec::new();
     for (i, item) in items.iter().enumerate() {
         match item.as_str().and_then(parse_date) {
             Some(d) => dates.push(d),
-            None => errors.push(FieldError::new(format!("{path}[{i}]"), "must be a date YYYY-MM-DD")),
+            None => errors.push(FieldError::new(
+                format!("{path}[{i}]"),
+                "must be a date YYYY-MM-DD",
+            )),
         }
     }
     dates.sort();
@@ -536,18 +660,30 @@ fn parse_closed_dates(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Ve
 
 fn parse_notifications(v: &Value, errors: &mut Vec<FieldError>) -> Notifications {
     let mut out = Notifications::default();
-    let Some(mut r) = ObjectReader::new(v, "notifications", errors) else { return out };
+    let Some(mut r) = ObjectReader::new(v, "notifications", errors) else {
+        return out;
+    };
     let ll = r.str("login_logout", errors);
     out.login_logout = parse_enum(
         ll,
         r.path("login_logout"),
-        &[("off", LoginLogout::Off), ("customers", LoginLogout::Customers), ("customers_and_partners", LoginLogout::CustomersAndPartners)],
+        &[
+            ("off", LoginLogout::Off),
+            ("customers", LoginLogout::Customers),
+            ("customers_and_partners", LoginLogout::CustomersAndPartners),
+        ],
         LoginLogout::Off,
         errors,
     );
-    out.comment_created = r.bool("comment_created", Some(false), errors).unwrap_or(false);
-    out.issue_created = r.bool("issue_created", Some(false), errors).unwrap_or(false);
-    out.issue_approval = r.bool("issue_approval", Some(false), errors).unwrap_or(false);
+    out.comment_created = r
+        .bool("comment_created", Some(false), errors)
+        .unwrap_or(false);
+    out.issue_created = r
+        .bool("issue_created", Some(false), errors)
+        .unwrap_or(false);
+    out.issue_approval = r
+        .bool("issue_approval", Some(false), errors)
+        .unwrap_or(false);
     r.finish(errors);
     out
 }
@@ -585,7 +721,8 @@ mod tests {
     /// The fields named by the errors for `full()` with `patch` applied at `pointer`.
     fn errors_with(pointer: &str, value: Value) -> Vec<String> {
         let mut doc = full();
-        *doc.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = value;
+        *doc.pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("{pointer}")) = value;
         match parse_settings(&doc) {
             Ok(_) => Vec::new(),
             Err(errs) => errs.into_iter().map(|e| e.field).collect(),
@@ -595,7 +732,9 @@ mod tests {
     fn accepted(pointer: &str, value: Value) -> Settings {
         let mut doc = full();
         *doc.pointer_mut(pointer).unwrap() = value;
-        parse_settings(&doc).unwrap_or_else(|e| panic!("{pointer}: {e:?}")).settings
+        parse_settings(&doc)
+            .unwrap_or_else(|e| panic!("{pointer}: {e:?}"))
+            .settings
     }
 
     #[test]
@@ -604,7 +743,10 @@ mod tests {
         assert!(p.warnings.is_empty());
         let s = p.settings;
         assert_eq!(s.notification_room_id, Some(4711));
-        assert_eq!(s.chat.service_hours.days[&Weekday::Monday][0].span(), (480, 1020));
+        assert_eq!(
+            s.chat.service_hours.days[&Weekday::Monday][0].span(),
+            (480, 1020)
+        );
         let out = serde_json::to_value(&s).unwrap();
         assert_eq!(out, full());
     }
@@ -622,7 +764,11 @@ mod tests {
         assert_eq!(e[0].field, "active");
         let e = parse_settings(&json!({"active": true})).unwrap_err();
         assert_eq!(e[0].field, "hipchat_url");
-        assert!(parse_settings(&json!({"active": "yes"})).unwrap_err()[0].message.contains("true or false"));
+        assert!(
+            parse_settings(&json!({"active": "yes"})).unwrap_err()[0]
+                .message
+                .contains("true or false")
+        );
     }
 
     #[test]
@@ -630,19 +776,46 @@ mod tests {
         let mut doc = full();
         doc["hipchat_url"] = json!("https://hipchat.example.com/v2/");
         let p = parse_settings(&doc).unwrap();
-        assert_eq!(p.settings.hipchat_url.as_deref(), Some("https://hipchat.example.com"));
+        assert_eq!(
+            p.settings.hipchat_url.as_deref(),
+            Some("https://hipchat.example.com")
+        );
         assert_eq!(p.warnings.len(), 1);
         assert_eq!(p.warnings[0].field, "hipchat_url");
-        assert_eq!(errors_with("/hipchat_url", json!("hipchat.example.com")), ["hipchat_url"]);
+        assert_eq!(
+            errors_with("/hipchat_url", json!("hipchat.example.com")),
+            ["hipchat_url"]
+        );
         assert_eq!(errors_with("/hipchat_url", json!(12)), ["hipchat_url"]);
     }
 
     #[test]
     fn timezone_must_be_iana() {
-        assert_eq!(accepted("/chat/service_hours/timezone", json!("America/New_York")).chat.service_hours.timezone, "America/New_York");
-        assert_eq!(accepted("/chat/service_hours/timezone", json!("UTC")).chat.service_hours.timezone, "UTC");
-        for bad in [json!("Europe/Atlantis"), json!("CEST+2"), json!(""), json!(1)] {
-            assert_eq!(errors_with("/chat/service_hours/timezone", bad.clone()), ["chat.service_hours.timezone"], "{bad}");
+        assert_eq!(
+            accepted("/chat/service_hours/timezone", json!("America/New_York"))
+                .chat
+                .service_hours
+                .timezone,
+            "America/New_York"
+        );
+        assert_eq!(
+            accepted("/chat/service_hours/timezone", json!("UTC"))
+                .chat
+                .service_hours
+                .timezone,
+            "UTC"
+        );
+        for bad in [
+            json!("Europe/Atlantis"),
+            json!("CEST+2"),
+            json!(""),
+            json!(1),
+        ] {
+            assert_eq!(
+                errors_with("/chat/service_hours/timezone", bad.clone()),
+                ["chat.service_hours.timezone"],
+                "{bad}"
+            );
         }
     }
 
@@ -650,39 +823,89 @@ mod tests {
     fn times_are_hh_mm_with_24_00_only_as_to() {
         let p = "/chat/service_hours/days/monday/0";
         let s = accepted(p, json!({"from": "00:00", "to": "24:00"}));
-        assert_eq!(s.chat.service_hours.days[&Weekday::Monday][0].to, ClockTime::MIDNIGHT_END);
+        assert_eq!(
+            s.chat.service_hours.days[&Weekday::Monday][0].to,
+            ClockTime::MIDNIGHT_END
+        );
         accepted(p, json!({"from": "23:59", "to": "00:01"}));
-        for bad in ["8:00", "08:0", "24:01", "25:00", "12:60", "0800", "08-00", "", "０８:００"] {
-            assert_eq!(errors_with(p, json!({"from": bad, "to": "17:00"})), ["chat.service_hours.days.monday[0].from"], "{bad}");
+        for bad in [
+            "8:00",
+            "08:0",
+            "24:01",
+            "25:00",
+            "12:60",
+            "0800",
+            "08-00",
+            "",
+            "０８:００",
+        ] {
+            assert_eq!(
+                errors_with(p, json!({"from": bad, "to": "17:00"})),
+                ["chat.service_hours.days.monday[0].from"],
+                "{bad}"
+            );
         }
-        assert_eq!(errors_with(p, json!({"from": "24:00", "to": "02:00"})), ["chat.service_hours.days.monday[0].from"]);
-        assert_eq!(errors_with(p, json!({"from": "08:00"})), ["chat.service_hours.days.monday[0].to"]);
-        assert_eq!(errors_with(p, json!({"from": "08:00", "to": "09:00", "till": "x"})), ["chat.service_hours.days.monday[0].till"]);
+        assert_eq!(
+            errors_with(p, json!({"from": "24:00", "to": "02:00"})),
+            ["chat.service_hours.days.monday[0].from"]
+        );
+        assert_eq!(
+            errors_with(p, json!({"from": "08:00"})),
+            ["chat.service_hours.days.monday[0].to"]
+        );
+        assert_eq!(
+            errors_with(p, json!({"from": "08:00", "to": "09:00", "till": "x"})),
+            ["chat.service_hours.days.monday[0].till"]
+        );
     }
 
     #[test]
     fn from_equal_to_is_rejected() {
-        assert_eq!(errors_with("/chat/service_hours/days/monday/0", json!({"from": "09:00", "to": "09:00"})), ["chat.service_hours.days.monday[0]"]);
-        assert_eq!(errors_with("/chat/service_hours/days/monday/0", json!({"from": "00:00", "to": "00:00"})), ["chat.service_hours.days.monday[0]"]);
+        assert_eq!(
+            errors_with(
+                "/chat/service_hours/days/monday/0",
+                json!({"from": "09:00", "to": "09:00"})
+            ),
+            ["chat.service_hours.days.monday[0]"]
+        );
+        assert_eq!(
+            errors_with(
+                "/chat/service_hours/days/monday/0",
+                json!({"from": "00:00", "to": "00:00"})
+            ),
+            ["chat.service_hours.days.monday[0]"]
+        );
     }
 
     #[test]
     fn overlapping_ranges_are_rejected() {
         let p = "/chat/service_hours/days/monday";
         assert_eq!(
-            errors_with(p, json!([{"from": "08:00", "to": "12:00"}, {"from": "11:00", "to": "17:00"}])),
+            errors_with(
+                p,
+                json!([{"from": "08:00", "to": "12:00"}, {"from": "11:00", "to": "17:00"}])
+            ),
             ["chat.service_hours.days.monday[1]"]
         );
         assert_eq!(
-            errors_with(p, json!([{"from": "13:00", "to": "17:00"}, {"from": "08:00", "to": "14:00"}])),
+            errors_with(
+                p,
+                json!([{"from": "13:00", "to": "17:00"}, {"from": "08:00", "to": "14:00"}])
+            ),
             ["chat.service_hours.days.monday[1]"]
         );
         // touching is fine, several ranges are fine
-        let s = accepted(p, json!([{"from": "08:00", "to": "12:00"}, {"from": "12:00", "to": "17:00"}, {"from": "20:00", "to": "02:00"}]));
+        let s = accepted(
+            p,
+            json!([{"from": "08:00", "to": "12:00"}, {"from": "12:00", "to": "17:00"}, {"from": "20:00", "to": "02:00"}]),
+        );
         assert_eq!(s.chat.service_hours.days[&Weekday::Monday].len(), 3);
         // an overnight range overlapping a late range of the same day
         assert_eq!(
-            errors_with(p, json!([{"from": "22:00", "to": "02:00"}, {"from": "23:00", "to": "23:30"}])),
+            errors_with(
+                p,
+                json!([{"from": "22:00", "to": "02:00"}, {"from": "23:00", "to": "23:30"}])
+            ),
             ["chat.service_hours.days.monday[1]"]
         );
     }
@@ -703,28 +926,81 @@ mod tests {
     #[test]
     fn weekday_names_are_checked() {
         let mut doc = full();
-        doc["chat"]["service_hours"]["days"] = json!({"Monday": [], "funday": [], "tuesday": {"from": "08:00"}});
-        let fields: Vec<String> = parse_settings(&doc).unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["chat.service_hours.days.Monday", "chat.service_hours.days.funday", "chat.service_hours.days.tuesday"]);
-        assert_eq!(errors_with("/chat/service_hours/days", json!([])), ["chat.service_hours.days"]);
+        doc["chat"]["service_hours"]["days"] =
+            json!({"Monday": [], "funday": [], "tuesday": {"from": "08:00"}});
+        let fields: Vec<String> = parse_settings(&doc)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "chat.service_hours.days.Monday",
+                "chat.service_hours.days.funday",
+                "chat.service_hours.days.tuesday"
+            ]
+        );
+        assert_eq!(
+            errors_with("/chat/service_hours/days", json!([])),
+            ["chat.service_hours.days"]
+        );
     }
 
     #[test]
     fn closed_dates_are_iso_dates() {
-        let s = accepted("/chat/service_hours/closed_dates", json!(["2026-12-31", "2026-12-24", "2026-12-24"]));
-        assert_eq!(s.chat.service_hours.closed_dates, [jiff::civil::date(2026, 12, 24), jiff::civil::date(2026, 12, 31)]);
-        for bad in [json!(["2026-02-30"]), json!(["24.12.2026"]), json!([20261224]), json!(["2026-12-24T00:00:00"])] {
-            assert_eq!(errors_with("/chat/service_hours/closed_dates", bad.clone()), ["chat.service_hours.closed_dates[0]"], "{bad}");
+        let s = accepted(
+            "/chat/service_hours/closed_dates",
+            json!(["2026-12-31", "2026-12-24", "2026-12-24"]),
+        );
+        assert_eq!(
+            s.chat.service_hours.closed_dates,
+            [
+                jiff::civil::date(2026, 12, 24),
+                jiff::civil::date(2026, 12, 31)
+            ]
+        );
+        for bad in [
+            json!(["2026-02-30"]),
+            json!(["24.12.2026"]),
+            json!([20261224]),
+            json!(["2026-12-24T00:00:00"]),
+        ] {
+            assert_eq!(
+                errors_with("/chat/service_hours/closed_dates", bad.clone()),
+                ["chat.service_hours.closed_dates[0]"],
+                "{bad}"
+            );
         }
-        assert_eq!(errors_with("/chat/service_hours/closed_dates", json!("2026-12-24")), ["chat.service_hours.closed_dates"]);
+        assert_eq!(
+            errors_with("/chat/service_hours/closed_dates", json!("2026-12-24")),
+            ["chat.service_hours.closed_dates"]
+        );
     }
 
     #[test]
     fn notification_room_id_is_a_positive_integer() {
-        assert_eq!(accepted("/notification_room_id", json!(1)).notification_room_id, Some(1));
-        assert_eq!(accepted("/notification_room_id", json!(null)).notification_room_id, None);
-        for bad in [json!(0), json!(-5), json!(1.5), json!("4711"), json!(true), json!(1e30)] {
-            assert_eq!(errors_with("/notification_room_id", bad.clone()), ["notification_room_id"], "{bad}");
+        assert_eq!(
+            accepted("/notification_room_id", json!(1)).notification_room_id,
+            Some(1)
+        );
+        assert_eq!(
+            accepted("/notification_room_id", json!(null)).notification_room_id,
+            None
+        );
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!(1.5),
+            json!("4711"),
+            json!(true),
+            json!(1e30),
+        ] {
+            assert_eq!(
+                errors_with("/notification_room_id", bad.clone()),
+                ["notification_room_id"],
+                "{bad}"
+            );
         }
     }
 
@@ -738,27 +1014,72 @@ mod tests {
 
     #[test]
     fn room_name_prefix_leaves_room_for_a_name() {
-        assert_eq!(accepted("/room_name_prefix", json!("Support")).room_name_prefix.as_deref(), Some("Support"));
+        assert_eq!(
+            accepted("/room_name_prefix", json!("Support"))
+                .room_name_prefix
+                .as_deref(),
+            Some("Support")
+        );
         let longest = "P".repeat(PREFIX_MAX);
         assert_eq!(format!("{longest} - X").chars().count(), ROOM_NAME_MAX);
         accepted("/room_name_prefix", json!(longest));
-        for bad in [json!("P".repeat(PREFIX_MAX + 1)), json!(""), json!("  "), json!(" Support"), json!("Sup\nport"), json!(3)] {
-            assert_eq!(errors_with("/room_name_prefix", bad.clone()), ["room_name_prefix"], "{bad}");
+        for bad in [
+            json!("P".repeat(PREFIX_MAX + 1)),
+            json!(""),
+            json!("  "),
+            json!(" Support"),
+            json!("Sup\nport"),
+            json!(3),
+        ] {
+            assert_eq!(
+                errors_with("/room_name_prefix", bad.clone()),
+                ["room_name_prefix"],
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn button_position_and_login_logout_are_enums() {
-        assert_eq!(accepted("/chat/button_position", json!("top")).chat.button_position, ButtonPosition::Top);
-        assert_eq!(accepted("/chat/button_position", json!("bottom")).chat.button_position, ButtonPosition::Bottom);
-        assert_eq!(errors_with("/chat/button_position", json!("left")), ["chat.button_position"]);
         assert_eq!(
-            accepted("/notifications/login_logout", json!("customers_and_partners")).notifications.login_logout,
+            accepted("/chat/button_position", json!("top"))
+                .chat
+                .button_position,
+            ButtonPosition::Top
+        );
+        assert_eq!(
+            accepted("/chat/button_position", json!("bottom"))
+                .chat
+                .button_position,
+            ButtonPosition::Bottom
+        );
+        assert_eq!(
+            errors_with("/chat/button_position", json!("left")),
+            ["chat.button_position"]
+        );
+        assert_eq!(
+            accepted(
+                "/notifications/login_logout",
+                json!("customers_and_partners")
+            )
+            .notifications
+            .login_logout,
             LoginLogout::CustomersAndPartners
         );
-        assert_eq!(accepted("/notifications/login_logout", json!("off")).notifications.login_logout, LoginLogout::Off);
-        assert_eq!(errors_with("/notifications/login_logout", json!("all")), ["notifications.login_logout"]);
-        assert_eq!(errors_with("/notifications/issue_created", json!("yes")), ["notifications.issue_created"]);
+        assert_eq!(
+            accepted("/notifications/login_logout", json!("off"))
+                .notifications
+                .login_logout,
+            LoginLogout::Off
+        );
+        assert_eq!(
+            errors_with("/notifications/login_logout", json!("all")),
+            ["notifications.login_logout"]
+        );
+        assert_eq!(
+            errors_with("/notifications/issue_created", json!("yes")),
+            ["notifications.issue_created"]
+        );
     }
 
     #[test]
@@ -766,7 +1087,11 @@ mod tests {
         let mut doc = full();
         doc["color"] = json!("red");
         doc["chat"]["size"] = json!(3);
-        let fields: Vec<String> = parse_settings(&doc).unwrap_err().into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = parse_settings(&doc)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, ["chat.size", "color"]);
         let mut doc = full();
         doc["token"] = json!({"configured": true, "last4": "abcd"});
@@ -778,15 +1103,24 @@ mod tests {
 
     #[test]
     fn all_errors_are_reported_at_once() {
-        let e = parse_settings(&json!({"active": 1, "language": "fr", "chat": {"button_position": "x"}})).unwrap_err();
+        let e = parse_settings(
+            &json!({"active": 1, "language": "fr", "chat": {"button_position": "x"}}),
+        )
+        .unwrap_err();
         let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["active", "language", "chat.button_position"]);
     }
 
     #[test]
     fn completeness_warnings() {
-        let s = parse_settings(&json!({"active": true, "hipchat_url": "https://h.example.com"})).unwrap().settings;
-        let w: Vec<String> = s.completeness_warnings(false).into_iter().map(|w| w.field).collect();
+        let s = parse_settings(&json!({"active": true, "hipchat_url": "https://h.example.com"}))
+            .unwrap()
+            .settings;
+        let w: Vec<String> = s
+            .completeness_warnings(false)
+            .into_iter()
+            .map(|w| w.field)
+            .collect();
         assert_eq!(w, ["token", "notification_room_id"]);
         assert!(Settings::inactive().completeness_warnings(false).is_empty());
     }

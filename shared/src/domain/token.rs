@@ -3,8 +3,8 @@
 //! HipChat personal tokens expire one year after they were made. We store the token in
 //! Secrets Manager and keep only metadata beside the settings ([`TokenMeta`]).
 
-use jiff::civil::Date;
 use jiff::ToSpan;
+use jiff::civil::Date;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,10 @@ pub struct TokenInput {
 
 impl std::fmt::Debug for TokenInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenInput").field("token", &"[REDACTED]").field("issued_on", &self.issued_on).finish()
+        f.debug_struct("TokenInput")
+            .field("token", &"[REDACTED]")
+            .field("issued_on", &self.issued_on)
+            .finish()
     }
 }
 
@@ -73,12 +76,22 @@ impl TokenMeta {
     pub fn new(token: &SecretString, issued_on: Date) -> Self {
         let t = token.expose_secret();
         let skip = t.chars().count().saturating_sub(4);
-        Self { last4: t.chars().skip(skip).collect(), issued_on, expires_on: expires_on(issued_on), rejected: false }
+        Self {
+            last4: t.chars().skip(skip).collect(),
+            issued_on,
+            expires_on: expires_on(issued_on),
+            rejected: false,
+        }
     }
 
     /// Whole days from `today` until `expires_on` (0 on the day it expires, negative after).
     pub fn days_left(&self, today: Date) -> i64 {
-        i64::from(self.expires_on.since(today).map(|s| s.get_days()).unwrap_or(0))
+        i64::from(
+            self.expires_on
+                .since(today)
+                .map(|s| s.get_days())
+                .unwrap_or(0),
+        )
     }
 
     pub fn status(&self, today: Date) -> TokenStatus {
@@ -108,7 +121,14 @@ impl TokenMeta {
 
 impl TokenView {
     pub fn not_configured() -> Self {
-        Self { configured: false, last4: None, issued_on: None, expires_on: None, days_left: None, status: None }
+        Self {
+            configured: false,
+            last4: None,
+            issued_on: None,
+            expires_on: None,
+            days_left: None,
+            status: None,
+        }
     }
 
     pub fn of(meta: Option<&TokenMeta>, today: Date) -> Self {
@@ -122,7 +142,10 @@ pub fn clean_token(raw: &str) -> Result<(SecretString, Vec<Warning>), String> {
     let trimmed = raw.trim();
     let mut warnings = Vec::new();
     if trimmed.len() != raw.len() {
-        warnings.push(Warning::new("token", "blanks around the token were removed"));
+        warnings.push(Warning::new(
+            "token",
+            "blanks around the token were removed",
+        ));
     }
     if trimmed.is_empty() {
         return Err("must not be empty".into());
@@ -132,7 +155,9 @@ pub fn clean_token(raw: &str) -> Result<(SecretString, Vec<Warning>), String> {
     }
     let n = trimmed.chars().count();
     if !(MIN_LEN..=MAX_LEN).contains(&n) {
-        return Err(format!("must be {MIN_LEN} to {MAX_LEN} characters long, got {n}"));
+        return Err(format!(
+            "must be {MIN_LEN} to {MAX_LEN} characters long, got {n}"
+        ));
     }
     Ok((SecretString::from(trimmed.to_owned()), warnings))
 }
@@ -141,9 +166,14 @@ pub fn clean_token(raw: &str) -> Result<(SecretString, Vec<Warning>), String> {
 ///
 /// `issued_on` defaults to `today`; a date after `today` is refused, a date more than a
 /// year ago is accepted (the token is then `expired`) with a warning.
-pub fn parse_token_request(body: &serde_json::Value, today: Date) -> Result<(TokenInput, Vec<Warning>), Vec<FieldError>> {
+pub fn parse_token_request(
+    body: &serde_json::Value,
+    today: Date,
+) -> Result<(TokenInput, Vec<Warning>), Vec<FieldError>> {
     let mut errors = Vec::new();
-    let Some(mut r) = ObjectReader::new(body, "", &mut errors) else { return Err(errors) };
+    let Some(mut r) = ObjectReader::new(body, "", &mut errors) else {
+        return Err(errors);
+    };
     let token = match r.str("token", &mut errors) {
         None if !errors.iter().any(|e| e.field == "token") => {
             errors.push(FieldError::new("token", "is required"));
@@ -162,7 +192,10 @@ pub fn parse_token_request(body: &serde_json::Value, today: Date) -> Result<(Tok
         None => Some(today),
         Some(s) => match parse_date(s) {
             Some(d) if d > today => {
-                errors.push(FieldError::new("issued_on", format!("must not be in the future (today is {today})")));
+                errors.push(FieldError::new(
+                    "issued_on",
+                    format!("must not be in the future (today is {today})"),
+                ));
                 None
             }
             Some(d) => Some(d),
@@ -213,14 +246,24 @@ mod tests {
 
     #[test]
     fn refuses_blanks_and_control_characters_inside() {
-        for bad in ["abcd efgh1234", "abcd\u{7}efgh1234", "abcd\tefgh1234", "abcd\u{a0}efgh1234", "", "   ", "short", &"x".repeat(257)] {
+        for bad in [
+            "abcd efgh1234",
+            "abcd\u{7}efgh1234",
+            "abcd\tefgh1234",
+            "abcd\u{a0}efgh1234",
+            "",
+            "   ",
+            "short",
+            &"x".repeat(257),
+        ] {
             assert!(clean_token(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn debug_never_shows_the_token() {
-        let (input, _) = parse_token_request(&json!({"token": "VerySecretToken123"}), TODAY).unwrap();
+        let (input, _) =
+            parse_token_request(&json!({"token": "VerySecretToken123"}), TODAY).unwrap();
         let printed = format!("{input:?}");
         assert!(!printed.contains("VerySecretToken123"), "{printed}");
     }
@@ -244,36 +287,65 @@ mod tests {
 
     #[test]
     fn status_follows_the_days_left() {
-        let meta = TokenMeta::new(&SecretString::from("abcdefgh1234".to_owned()), date(2026, 1, 1));
+        let meta = TokenMeta::new(
+            &SecretString::from("abcdefgh1234".to_owned()),
+            date(2026, 1, 1),
+        );
         assert_eq!(meta.expires_on, date(2027, 1, 1));
         assert_eq!(meta.status(date(2026, 12, 1)), TokenStatus::Ok); // 31 days left
         assert_eq!(meta.status(date(2026, 12, 2)), TokenStatus::Expiring); // 30
         assert_eq!(meta.status(date(2026, 12, 31)), TokenStatus::Expiring); // 1
         assert_eq!(meta.status(date(2027, 1, 1)), TokenStatus::Expired); // 0
         assert_eq!(meta.days_left(date(2027, 1, 3)), -2);
-        let rejected = TokenMeta { rejected: true, ..meta };
+        let rejected = TokenMeta {
+            rejected: true,
+            ..meta
+        };
         assert_eq!(rejected.status(date(2026, 6, 1)), TokenStatus::Rejected);
     }
 
     #[test]
     fn request_errors_name_their_fields() {
         let fields = |v: serde_json::Value| -> Vec<String> {
-            parse_token_request(&v, TODAY).unwrap_err().into_iter().map(|e| e.field).collect()
+            parse_token_request(&v, TODAY)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
         };
         assert_eq!(fields(json!({})), ["token"]);
         assert_eq!(fields(json!({"token": 42})), ["token"]);
         assert_eq!(fields(json!({"token": "abc def ghi"})), ["token"]);
-        assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "2026-13-01"})), ["issued_on"]);
-        assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "26-11-01"})), ["issued_on"]);
-        assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "2026-11-26"})), ["issued_on"]);
-        assert_eq!(fields(json!({"token": "abcdefgh1234", "scope": "x"})), ["scope"]);
+        assert_eq!(
+            fields(json!({"token": "abcdefgh1234", "issued_on": "2026-13-01"})),
+            ["issued_on"]
+        );
+        assert_eq!(
+            fields(json!({"token": "abcdefgh1234", "issued_on": "26-11-01"})),
+            ["issued_on"]
+        );
+        assert_eq!(
+            fields(json!({"token": "abcdefgh1234", "issued_on": "2026-11-26"})),
+            ["issued_on"]
+        );
+        assert_eq!(
+            fields(json!({"token": "abcdefgh1234", "scope": "x"})),
+            ["scope"]
+        );
         assert_eq!(fields(json!("abcdefgh1234")), ["(body)"]);
     }
 
     #[test]
     fn an_old_issue_date_is_accepted_with_a_warning() {
-        let (input, w) = parse_token_request(&json!({"token": "abcdefgh1234", "issued_on": "2025-11-01"}), TODAY).unwrap();
-        assert_eq!(TokenMeta::new(&input.token, input.issued_on).status(TODAY), TokenStatus::Expired);
+        let (input, w) = parse_token_request(
+            &json!({"token": "abcdefgh1234", "issued_on": "2025-11-01"}),
+            TODAY,
+        )
+        .unwrap();
+        assert_eq!(
+            TokenMeta::new(&input.token, input.issued_on).status(TODAY),
+            TokenStatus::Expired
+        );
         assert!(w.iter().any(|w| w.field == "issued_on"));
     }
 

@@ -1,0 +1,62 @@
+# dynaBOARD ↔ HipChat — the README's two commands are `make run` and `make test`.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help run test build venv lint fmt invoke clean
+
+help:
+	@echo "make run     start the local stack (moto, functions, gateway), seed a demo partner, print example calls"
+	@echo "make test    lint, then every test tier against a fresh local stack; stops what it started"
+	@echo "make invoke FN=settings EVENT=events/settings.get.json   invoke one function with a freshly signed event (needs make run)"
+	@echo "make fmt     format the code"
+
+# Python venv with moto, cfn-lint and cargo-lambda (first use, or when requirements change).
+$(STAMP): infra/local/requirements.txt
+	@command -v python3 >/dev/null || { echo "python3 is required (apt-get install python3 python3-venv)"; exit 1; }
+	@python3 -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3 -m venv failed; installing python3-venv"; \
+	  (apt-get update -qq && apt-get install -y -qq python3-venv) >/dev/null; \
+	  python3 -m venv $(VENV); }
+	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r infra/local/requirements.txt
+	@touch $@
+
+venv: $(STAMP)
+
+# Debug binaries for the local stack: the functions (run by cargo lambda watch), the
+# local gateway and the signing helper `call`.
+build:
+	cargo build --workspace --bins
+
+run: venv build
+	$(PY) infra/local/stack.py run
+
+lint: venv
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(VENV)/bin/cfn-lint infra/template.yaml
+
+test: venv lint
+	cargo build --workspace --bins --tests --quiet
+	$(PY) infra/local/stack.py test -- cargo test --workspace -- --include-ignored
+
+fmt:
+	cargo fmt --all
+
+# Invoke one function through `cargo lambda watch` with a freshly signed event.
+invoke: build
+	@test -f .local/stack.env || { echo "start the stack first: make run"; exit 1; }
+	@test -n "$${FN:-}" -a -n "$${EVENT:-}" || { echo "usage: make invoke FN=settings EVENT=events/settings.get.json"; exit 1; }
+	@set -a; . .local/stack.env; set +a; \
+	  case "$(EVENT)" in *bad-signature*) cp "$(EVENT)" .local/event.json ;; \
+	    *) target/debug/call --sign-event "$(EVENT)" > .local/event.json ;; esac; \
+	  cargo lambda invoke "$(FN)" --invoke-port "$$LAMBDA_PORT" --data-file .local/event.json
+
+clean:
+	rm -rf .local

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""The local stack: moto server, the DynamoDB table, a dev signing key, the functions under
+`cargo lambda watch`, and the local gateway -- all on loopback.
+
+    stack.py run             bring everything up, seed a demo partner, print signed example
+                             calls, stay in the foreground until Ctrl-C / SIGTERM
+    stack.py test -- CMD...  bring everything up, run CMD with the stack's variables in its
+                             environment, stop everything (also on failure), exit with CMD's status
+
+Run it through the Makefile (`make run`, `make test`), which installs the Python venv this
+script needs (boto3 and PyYAML come with moto and cfn-lint) and builds the Rust binaries.
+
+Ports default to free loopback ports; set MOTO_PORT, LAMBDA_PORT or GATEWAY_PORT to pin them.
+Writes .local/stack.env (API_BASE_URL, SIGNING_KEY, AWS_ENDPOINT_URL, TABLE_NAME, ...).
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = ROOT / ".local"
+LOGS = LOCAL / "logs"
+VENV_BIN = ROOT / ".venv" / "bin"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+REGION = "us-east-1"
+STAGE = "local"
+SECRET_PREFIX = f"dynaboard-hipchat/{STAGE}"
+SIGNING_SECRET_ID = f"{SECRET_PREFIX}/signing-keys"
+TABLE_NAME = f"dynaboard-hipchat-{STAGE}"
+DEMO_PARTNER_ID = "demo"
+# The functions that exist: one binary crate per folder in functions/.
+FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").exists())
+
+
+def log(msg):
+    print(f"[stack] {msg}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_from_env(name):
+    value = os.environ.get(name)
+    return int(value) if value else free_port()
+
+
+def wait_for_port(port, proc, name, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {proc.returncode}; see {LOGS / (name + '.log')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not open port {port} within {timeout} s")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads a CloudFormation template: intrinsic-function tags become plain values."""
+
+
+def _tag(loader, _suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def table_definition():
+    """The DynamoDB table's properties from infra/template.yaml (the one definition)."""
+    template = yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=_CfnLoader)
+    tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    if len(tables) != 1:
+        raise RuntimeError("infra/template.yaml must define exactly one DynamoDB table")
+    return tables[0]["Properties"]
+
+
+class Stack:
+    def __init__(self, foreground_logs):
+        self.procs = []  # (name, Popen)
+        self.foreground_logs = foreground_logs
+        self.env = {}
+
+    # -- processes ---------------------------------------------------------------------
+    def spawn(self, name, args, env=None, to_console=False):
+        LOGS.mkdir(parents=True, exist_ok=True)
+        out = None if to_console else open(LOGS / f"{name}.log", "w")
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # own process group: stop() ends children too
+        )
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self):
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        self.procs.clear()
+        log("stopped")
+
+    # -- pieces ------------------------------------------------------------------------
+    def start_moto(self):
+        port = port_from_env("MOTO_PORT")
+        proc = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)])
+        wait_for_port(port, proc, "moto")
+        self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        log(f"moto server on {self.env['AWS_ENDPOINT_URL']}")
+
+    def aws(self, service):
+        return boto3.client(
+            service,
+            endpoint_url=self.env["AWS_ENDPOINT_URL"],
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def create_table(self):
+        props = table_definition()
+        ddb = self.aws("dynamodb")
+        kwargs = {
+            "TableName": TABLE_NAME,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        ddb.create_table(**kwargs)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            ddb.update_time_to_live(
+                TableName=TABLE_NAME,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        self.env["TABLE_NAME"] = TABLE_NAME
+        log(f"table {TABLE_NAME} created from infra/template.yaml")
+
+    def create_signing_key(self):
+        key = os.environ.get("SIGNING_KEY") or f"dev-{secrets.token_hex(24)}"
+        self.aws("secretsmanager").create_secret(Name=SIGNING_SECRET_ID, SecretString=json.dumps({"keys": [key]}))
+        self.env["SIGNING_KEY"] = key
+        log(f"signing secret {SIGNING_SECRET_ID} created with a fresh dev key")
+
+    def function_env(self):
+        return {
+            "TABLE_NAME": TABLE_NAME,
+            "SECRET_PREFIX": SECRET_PREFIX,
+            "SIGNING_SECRET_ID": SIGNING_SECRET_ID,
+            "AWS_ENDPOINT_URL": self.env["AWS_ENDPOINT_URL"],
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+        }
+
+    def start_functions(self, reload):
+        port = port_from_env("LAMBDA_PORT")
+        env_file = LOCAL / "functions.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.function_env().items()))
+        args = [
+            str(VENV_BIN / "cargo-lambda"), "lambda", "watch",
+            "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+            "--env-file", str(env_file),
+            "--concurrency", "4",
+        ]
+        if not reload:
+            args.append("--ignore-changes")
+        proc = self.spawn(
+            "functions", args,
+            env={"PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"},
+            to_console=self.foreground_logs,
+        )
+        wait_for_port(port, proc, "functions", timeout=300)
+        self.env["LAMBDA_INVOKE_URL"] = f"http://127.0.0.1:{port}"
+        self.env["LAMBDA_PORT"] = str(port)
+        log(f"cargo lambda watch on {self.env['LAMBDA_INVOKE_URL']} ({', '.join(FUNCTIONS)})")
+
+    def start_gateway(self):
+        port = port_from_env("GATEWAY_PORT")
+        proc = self.spawn(
+            "gateway",
+            [str(TARGET / "debug" / "local-gateway"), "--listen", f"127.0.0.1:{port}", "--lambda", self.env["LAMBDA_INVOKE_URL"]],
+            to_console=self.foreground_logs,
+        )
+        wait_for_port(port, proc, "gateway")
+        self.env["API_BASE_URL"] = f"http://127.0.0.1:{port}"
+        log(f"local gateway on {self.env['API_BASE_URL']}")
+
+    def warm_up(self):
+        """One unsigned call per function starts its process (answer: 401)."""
+        for fn, path in [("settings", f"/v1/partners/{DEMO_PARTNER_ID}/settings")]:
+            if fn not in FUNCTIONS:
+                continue
+            req = urllib.request.Request(self.env["API_BASE_URL"] + path)
+            try:
+                urllib.request.urlopen(req, timeout=300)
+            except urllib.error.HTTPError as e:
+                if e.code != 401:
+                    raise RuntimeError(f"warm-up of {fn}: expected 401, got {e.code}: {e.read()[:300]!r}")
+        log("functions warmed up")
+
+    def write_env_file(self):
+        self.env.update({
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "SECRET_PREFIX": SECRET_PREFIX,
+            "SIGNING_SECRET_ID": SIGNING_SECRET_ID,
+            "DEMO_PARTNER_ID": DEMO_PARTNER_ID,
+        })
+        text = "# written by infra/local/stack.py; source it: set -a; . .local/stack.env; set +a\n"
+        text += "".join(f"{k}={v}\n" for k, v in sorted(self.env.items()))
+        (LOCAL / "stack.env").write_text(text)
+
+    def up(self, reload):
+        LOCAL.mkdir(exist_ok=True)
+        self.start_moto()
+        self.create_table()
+        self.create_signing_key()
+        self.start_functions(reload)
+        self.start_gateway()
+        self.write_env_file()
+        self.warm_up()
+
+    def call(self, *args):
+        out = subprocess.run(
+            [str(TARGET / "debug" / "call"), "--fail", "--quiet", *args],
+            cwd=ROOT, env={**os.environ, **self.env}, capture_output=True, text=True,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"seeding failed: call {' '.join(args[:2])}: {out.stdout}{out.stderr}")
+        return out.stdout
+
+    def seed_demo(self):
+        token = f"demo{secrets.token_hex(18)}"
+        settings = {
+            "active": True,
+            "hipchat_url": "http://127.0.0.1:1",
+            "notification_room_id": 1,
+            "language": "en",
+            "chat": {
+                "show_button": True,
+                "button_position": "both",
+                "service_hours": {
+                    "timezone": "Europe/Vienna",
+                    "days": {d: [{"from": "08:00", "to": "17:00"}] for d in ["monday", "tuesday", "wednesday", "thursday", "friday"]},
+                    "closed_dates": ["2026-12-24", "2026-12-25"],
+                },
+            },
+            "notifications": {"login_logout": "customers", "comment_created": True, "issue_created": True, "issue_approval": True},
+        }
+        self.call("PUT", f"/v1/partners/{DEMO_PARTNER_ID}/settings", json.dumps(settings))
+        self.call("PUT", f"/v1/partners/{DEMO_PARTNER_ID}/token", json.dumps({"token": token}))
+        self.env["HIPCHAT_TOKEN"] = token
+        self.write_env_file()
+        log(f"demo partner '{DEMO_PARTNER_ID}' seeded (settings + token)")
+
+
+def print_examples(env):
+    call = "target/debug/call"
+    p = f"/v1/partners/{DEMO_PARTNER_ID}"
+    print(f"""
+dynaBOARD <-> HipChat local stack is up.
+  API_BASE_URL      {env['API_BASE_URL']}
+  moto (AWS)        {env['AWS_ENDPOINT_URL']}   table {env['TABLE_NAME']}
+  variables         .local/stack.env      logs: .local/logs/
+
+Signed example calls (the helper reads .local/stack.env):
+  {call} GET {p}/settings
+  {call} PUT {p}/settings '{{"active": true, "hipchat_url": "https://hipchat.example.com/v2/", "notification_room_id": 4711}}'
+  {call} PUT {p}/settings -H 'If-Match: "1"' '{{"active": false}}'     # 412 once the version moved on
+  {call} PUT {p}/token '{{"token": "  paste-your-token-here  "}}'
+  {call} DELETE {p}/token
+  {call} GET {p}/settings --unsigned                                 # 401
+  make invoke FN=settings EVENT=events/settings.get.json             # cargo lambda invoke, freshly signed
+Press Ctrl-C to stop.
+""", flush=True)
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    mode = argv[1]
+    stack = Stack(foreground_logs=(mode == "run"))
+    stopping = {"flag": False}
+
+    def on_signal(signum, _frame):
+        stopping["flag"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.up(reload=(mode == "run"))
+        if mode == "run":
+            stack.seed_demo()
+            print_examples(stack.env)
+            while all(p.poll() is None for _, p in stack.procs):
+                time.sleep(0.5)
+            dead = [n for n, p in stack.procs if p.poll() is not None]
+            log(f"{', '.join(dead)} exited; stopping")
+            return 1
+        cmd = argv[argv.index("--") + 1:] if "--" in argv else []
+        if not cmd:
+            print("stack.py test -- CMD...", file=sys.stderr)
+            return 2
+        result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **stack.env})
+        if result.returncode != 0:
+            for name in ("functions", "gateway"):
+                path = LOGS / f"{name}.log"
+                if path.exists():
+                    print(f"--- last lines of {path} ---", file=sys.stderr)
+                    print("".join(path.read_text(errors="replace").splitlines(True)[-40:]), file=sys.stderr)
+        return result.returncode
+    except KeyboardInterrupt:
+        return 0 if mode == "run" else 130
+    except Exception as e:  # noqa: BLE001 -- report any start-up failure plainly
+        print(f"[stack] error: {e}", file=sys.stderr)
+        for name in ("moto", "functions", "gateway"):
+            path = LOGS / f"{name}.log"
+            if path.exists():
+                print(f"--- last lines of {path} ---", file=sys.stderr)
+                print("".join(path.read_text(errors="replace").splitlines(True)[-30:]), file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
