@@ -35,24 +35,18 @@ impl Config {
     /// Reads the configuration through `lookup` (the environment in production, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
+            lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
         };
         let ttl_secs = match lookup("SIGNING_KEYS_TTL_SECONDS").filter(|v| !v.trim().is_empty()) {
             None => 300,
-            Some(v) => v.trim().parse::<u64>().map_err(|e| ConfigError::Invalid {
-                name: "SIGNING_KEYS_TTL_SECONDS",
-                reason: e.to_string(),
-            })?,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .map_err(|e| ConfigError::Invalid { name: "SIGNING_KEYS_TTL_SECONDS", reason: e.to_string() })?,
         };
         let secret_prefix = required("SECRET_PREFIX")?.trim_end_matches('/').to_owned();
         if secret_prefix.is_empty() {
-            return Err(ConfigError::Invalid {
-                name: "SECRET_PREFIX",
-                reason: "must not be only slashes".into(),
-            });
+            return Err(ConfigError::Invalid { name: "SECRET_PREFIX", reason: "must not be only slashes".into() });
         }
         Ok(Self {
             table_name: required("TABLE_NAME")?,
@@ -69,10 +63,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -92,8 +83,7 @@ mod tests {
 
     #[test]
     fn names_the_missing_variable() {
-        let e = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("SECRET_PREFIX", "p")]))
-            .unwrap_err();
+        let e = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("SECRET_PREFIX", "p")])).unwrap_err();
         assert_eq!(e, ConfigError::Missing("SIGNING_SECRET_ID"));
         assert!(e.to_string().contains("SIGNING_SECRET_ID"));
         let e = Config::from_lookup(lookup(&[("TABLE_NAME", " ")])).unwrap_err();
@@ -109,12 +99,6 @@ mod tests {
             ("SIGNING_KEYS_TTL_SECONDS", "soon"),
         ]))
         .unwrap_err();
-        assert!(matches!(
-            e,
-            ConfigError::Invalid {
-                name: "SIGNING_KEYS_TTL_SECONDS",
-                ..
-            }
-        ));
+        assert!(matches!(e, ConfigError::Invalid { name: "SIGNING_KEYS_TTL_SECONDS", .. }));
     }
 }

@@ -34,11 +34,7 @@ pub enum AppError {
     TokenRejected,
     /// HipChat could not be used; `status` is 502 (bad answer) or 503 (unreachable, rate limited).
     #[error("hipchat unavailable: {detail}")]
-    HipchatUnavailable {
-        status: u16,
-        retry_after: Option<u64>,
-        detail: String,
-    },
+    HipchatUnavailable { status: u16, retry_after: Option<u64>, detail: String },
     /// One of our own backing services (DynamoDB, Secrets Manager) is unreachable.
     #[error("backing service unavailable")]
     Unavailable(#[source] BoxError),
@@ -167,12 +163,7 @@ impl From<&AppError> for Problem {
             ChatDisabled(why) => Problem::new("chat-disabled", "Chat Disabled", 409, why.clone()),
             ChatClosed { next_open_at } => Problem {
                 next_open_at: *next_open_at,
-                ..Problem::new(
-                    "chat-closed",
-                    "Chat Closed",
-                    409,
-                    "The chat is outside its service hours.",
-                )
+                ..Problem::new("chat-closed", "Chat Closed", 409, "The chat is outside its service hours.")
             },
             TokenMissing => Problem::new(
                 "token-missing",
@@ -186,18 +177,9 @@ impl From<&AppError> for Problem {
                 409,
                 "HipChat rejected the stored token (expired or revoked): create a new token in HipChat and store it with PUT /token.",
             ),
-            HipchatUnavailable {
-                status,
-                retry_after,
-                detail,
-            } => Problem {
+            HipchatUnavailable { status, retry_after, detail } => Problem {
                 retry_after: *retry_after,
-                ..Problem::new(
-                    "hipchat-unavailable",
-                    "HipChat Unavailable",
-                    *status,
-                    detail.clone(),
-                )
+                ..Problem::new("hipchat-unavailable", "HipChat Unavailable", *status, detail.clone())
             },
             Unavailable(source) => {
                 tracing::error!(error = %chain(source.as_ref()), "backing service unavailable");
@@ -234,27 +216,15 @@ mod tests {
             (AppError::Unauthorized, 401, "unauthorized"),
             (AppError::NotFound("x".into()), 404, "not-found"),
             (AppError::PreconditionFailed, 412, "precondition-failed"),
-            (
-                AppError::PayloadTooLarge { limit: 65536 },
-                413,
-                "payload-too-large",
-            ),
+            (AppError::PayloadTooLarge { limit: 65536 }, 413, "payload-too-large"),
             (AppError::validation("a", "b"), 422, "validation"),
             (AppError::IntegrationInactive, 409, "integration-inactive"),
             (AppError::ChatDisabled("off".into()), 409, "chat-disabled"),
-            (
-                AppError::ChatClosed { next_open_at: None },
-                409,
-                "chat-closed",
-            ),
+            (AppError::ChatClosed { next_open_at: None }, 409, "chat-closed"),
             (AppError::TokenMissing, 409, "token-missing"),
             (AppError::TokenRejected, 409, "token-rejected"),
             (
-                AppError::HipchatUnavailable {
-                    status: 503,
-                    retry_after: Some(30),
-                    detail: "x".into(),
-                },
+                AppError::HipchatUnavailable { status: 503, retry_after: Some(30), detail: "x".into() },
                 503,
                 "hipchat-unavailable",
             ),
@@ -277,10 +247,7 @@ mod tests {
 
     #[test]
     fn validation_lists_the_fields() {
-        let p = Problem::from(&AppError::Validation(vec![
-            FieldError::new("a", "x"),
-            FieldError::new("b", "y"),
-        ]));
+        let p = Problem::from(&AppError::Validation(vec![FieldError::new("a", "x"), FieldError::new("b", "y")]));
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["errors"][1]["field"], "b");
         assert_eq!(v["status"], 422);
@@ -288,9 +255,6 @@ mod tests {
 
     #[test]
     fn port_conflict_is_a_412() {
-        assert!(matches!(
-            AppError::from(PortError::Conflict),
-            AppError::PreconditionFailed
-        ));
+        assert!(matches!(AppError::from(PortError::Conflict), AppError::PreconditionFailed));
     }
 }

@@ -11,9 +11,7 @@ use secrecy::SecretString;
 use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
 use crate::domain::token::TokenMeta;
-use crate::ports::{
-    Clock, PortError, Precondition, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets,
-};
+use crate::ports::{Clock, PortError, Precondition, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets};
 
 /// A settings store in a `HashMap`; `fail_with_unavailable` makes every call fail.
 #[derive(Default)]
@@ -29,10 +27,7 @@ impl MemoryStore {
     fn enter(&self) -> Result<(), PortError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.unavailable.load(Ordering::SeqCst) {
-            return Err(PortError::Unavailable {
-                what: "memory store",
-                source: "switched off by the test".into(),
-            });
+            return Err(PortError::Unavailable { what: "memory store", source: "switched off by the test".into() });
         }
         Ok(())
     }
@@ -80,14 +75,12 @@ impl SettingsStore for MemoryStore {
     ) -> Result<StoredSettings, PortError> {
         self.enter()?;
         let mut items = self.items.lock().unwrap();
-        let entry = items
-            .entry(partner.clone())
-            .or_insert_with(|| StoredSettings {
-                settings: Settings::inactive(),
-                version: 1,
-                updated_at: now,
-                token: None,
-            });
+        let entry = items.entry(partner.clone()).or_insert_with(|| StoredSettings {
+            settings: Settings::inactive(),
+            version: 1,
+            updated_at: now,
+            token: None,
+        });
         entry.token = Some(token.clone());
         Ok(entry.clone())
     }
@@ -103,12 +96,7 @@ impl SettingsStore for MemoryStore {
     async fn delete_partner(&self, partner: &PartnerId) -> Result<usize, PortError> {
         self.enter()?;
         let a = usize::from(self.items.lock().unwrap().remove(partner).is_some());
-        let b = self
-            .other_items
-            .lock()
-            .unwrap()
-            .remove(partner)
-            .unwrap_or(0);
+        let b = self.other_items.lock().unwrap().remove(partner).unwrap_or(0);
         Ok(a + b)
     }
 }
@@ -121,10 +109,7 @@ pub struct MemorySecrets {
 
 impl TokenSecrets for MemorySecrets {
     async fn put(&self, partner: &PartnerId, token: &SecretString) -> Result<(), PortError> {
-        self.secrets
-            .lock()
-            .unwrap()
-            .insert(partner.clone(), token.clone());
+        self.secrets.lock().unwrap().insert(partner.clone(), token.clone());
         Ok(())
     }
 
@@ -146,10 +131,7 @@ pub struct StaticKeys {
 
 impl StaticKeys {
     pub fn new(keys: &[&str]) -> Self {
-        Self {
-            keys: keys.iter().map(|k| k.to_string()).collect(),
-            loads: AtomicUsize::new(0),
-        }
+        Self { keys: keys.iter().map(|k| k.to_string()).collect(), loads: AtomicUsize::new(0) }
     }
 }
 

@@ -7,8 +7,7 @@ use lambda_http::{Body, Request, Response};
 use shared::adapters::aws::AwsClients;
 use shared::adapters::dynamo::DynamoSettingsStore;
 use shared::adapters::http::{
-    Authenticator, etag, finish, if_match, json_body, json_response, no_content, partner_route,
-    route_path,
+    Authenticator, etag, finish, if_match, json_body, json_response, no_content, partner_route, route_path,
 };
 use shared::adapters::secrets::{SecretsManagerSigningKeys, SecretsManagerTokens};
 use shared::config::Config;
@@ -39,10 +38,7 @@ impl Deps<DynamoSettingsStore, SecretsManagerTokens, SecretsManagerSigningKeys, 
 }
 
 #[tracing::instrument(skip_all, fields(method = %req.method(), partner_id = tracing::field::Empty))]
-pub async fn handle<S, T, K, C>(
-    deps: &Deps<S, T, K, C>,
-    req: Request,
-) -> Result<Response<Body>, Infallible>
+pub async fn handle<S, T, K, C>(deps: &Deps<S, T, K, C>, req: Request) -> Result<Response<Body>, Infallible>
 where
     S: SettingsStore,
     T: TokenSecrets,
@@ -53,10 +49,7 @@ where
     Ok(finish(&req, result))
 }
 
-async fn route<S, T, K, C>(
-    deps: &Deps<S, T, K, C>,
-    req: &Request,
-) -> Result<Response<Body>, AppError>
+async fn route<S, T, K, C>(deps: &Deps<S, T, K, C>, req: &Request) -> Result<Response<Body>, AppError>
 where
     S: SettingsStore,
     T: TokenSecrets,
@@ -73,29 +66,18 @@ where
         "settings" => match *method {
             Method::GET => {
                 let view = svc::get_settings(&deps.store, &partner, now).await?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    &view,
-                    &[(header::ETAG, etag(view.version))],
-                ))
+                Ok(json_response(StatusCode::OK, &view, &[(header::ETAG, etag(view.version))]))
             }
             Method::PUT => {
                 let body = json_body(req)?;
-                let view =
-                    svc::put_settings(&deps.store, &partner, &body, &if_match(req), now).await?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    &view,
-                    &[(header::ETAG, etag(view.version))],
-                ))
+                let view = svc::put_settings(&deps.store, &partner, &body, &if_match(req), now).await?;
+                Ok(json_response(StatusCode::OK, &view, &[(header::ETAG, etag(view.version))]))
             }
             Method::DELETE => {
                 svc::delete_settings(&deps.store, &deps.secrets, &partner).await?;
                 Ok(no_content())
             }
-            _ => Err(AppError::MethodNotAllowed {
-                allow: "GET, PUT, DELETE",
-            }),
+            _ => Err(AppError::MethodNotAllowed { allow: "GET, PUT, DELETE" }),
         },
         "token" => match *method {
             Method::PUT => {
@@ -107,9 +89,7 @@ where
                 svc::delete_token(&deps.store, &deps.secrets, &partner).await?;
                 Ok(no_content())
             }
-            _ => Err(AppError::MethodNotAllowed {
-                allow: "PUT, DELETE",
-            }),
+            _ => Err(AppError::MethodNotAllowed { allow: "PUT, DELETE" }),
         },
         _ => Err(not_found()),
     }
@@ -146,26 +126,14 @@ mod tests {
 
     /// A real `lambda_http` request, signed with `key` at `ts`.
     fn request_signed(method: &str, path: &str, body: &str, key: &str, ts: i64) -> Request {
-        let sig = sign(
-            key.as_bytes(),
-            ts,
-            &SignedParts {
-                method,
-                path_and_query: path,
-                body: body.as_bytes(),
-            },
-        );
+        let sig = sign(key.as_bytes(), ts, &SignedParts { method, path_and_query: path, body: body.as_bytes() });
         let b = lambda_http::http::Request::builder()
             .method(method)
             .uri(path)
             .header("content-type", "application/json")
             .header(TIMESTAMP_HEADER, ts.to_string())
             .header(SIGNATURE_HEADER, sig);
-        let body = if body.is_empty() {
-            Body::Empty
-        } else {
-            Body::Text(body.to_owned())
-        };
+        let body = if body.is_empty() { Body::Empty } else { Body::Text(body.to_owned()) };
         b.body(body).unwrap()
     }
 
@@ -200,49 +168,30 @@ mod tests {
     #[tokio::test]
     async fn put_then_get_settings_with_version_and_etag() {
         let d = deps();
-        let (status, body, headers) = send(
-            &d,
-            request(
-                "PUT",
-                "/v1/partners/p1/settings",
-                &settings_doc().to_string(),
-            ),
-        )
-        .await;
+        let (status, body, headers) =
+            send(&d, request("PUT", "/v1/partners/p1/settings", &settings_doc().to_string())).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["version"], 1);
         assert_eq!(headers["etag"], "\"1\"");
         assert_eq!(body["hipchat_url"], "https://hipchat.example.com");
-        assert!(
-            body["warnings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|w| w["field"] == "hipchat_url")
-        );
+        assert!(body["warnings"].as_array().unwrap().iter().any(|w| w["field"] == "hipchat_url"));
         assert_eq!(body["token"], json!({"configured": false}));
 
-        let (status, body, headers) =
-            send(&d, request("GET", "/v1/partners/p1/settings", "")).await;
+        let (status, body, headers) = send(&d, request("GET", "/v1/partners/p1/settings", "")).await;
         assert_eq!(status, 200);
         assert_eq!(headers["etag"], "\"1\"");
         assert_eq!(headers["content-type"], "application/json");
         assert_eq!(body["chat"]["button_position"], "top");
         assert_eq!(body["updated_at"], NOW);
         // What a GET returns can be sent back as is.
-        let (status, body, _) = send(
-            &d,
-            request("PUT", "/v1/partners/p1/settings", &body.to_string()),
-        )
-        .await;
+        let (status, body, _) = send(&d, request("PUT", "/v1/partners/p1/settings", &body.to_string())).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["version"], 2);
     }
 
     #[tokio::test]
     async fn get_unknown_partner_is_404() {
-        let (status, body, headers) =
-            send(&deps(), request("GET", "/v1/partners/nobody/settings", "")).await;
+        let (status, body, headers) = send(&deps(), request("GET", "/v1/partners/nobody/settings", "")).await;
         assert_eq!(status, 404);
         assert_eq!(body["type"], "/problems/not-found");
         assert_eq!(headers["content-type"], "application/problem+json");
@@ -252,12 +201,7 @@ mod tests {
     async fn if_match_guards_the_version() {
         let d = deps();
         let doc = settings_doc().to_string();
-        assert_eq!(
-            send(&d, request("PUT", "/v1/partners/p1/settings", &doc))
-                .await
-                .0,
-            200
-        );
+        assert_eq!(send(&d, request("PUT", "/v1/partners/p1/settings", &doc)).await.0, 200);
         let with_if_match = |tag: &str| {
             let mut r = request("PUT", "/v1/partners/p1/settings", &doc);
             r.headers_mut().insert("if-match", tag.parse().unwrap());
@@ -284,27 +228,15 @@ mod tests {
         let mut doc = settings_doc();
         doc["chat"]["service_hours"]["timezone"] = json!("Mars/Olympus");
         doc["language"] = json!("fr");
-        let (status, body, _) = send(
-            &d,
-            request("PUT", "/v1/partners/p1/settings", &doc.to_string()),
-        )
-        .await;
+        let (status, body, _) = send(&d, request("PUT", "/v1/partners/p1/settings", &doc.to_string())).await;
         assert_eq!(status, 422);
         assert_eq!(body["type"], "/problems/validation");
-        let fields: Vec<&str> = body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let fields: Vec<&str> =
+            body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert_eq!(fields, ["language", "chat.service_hours.timezone"]);
         assert_eq!(d.store.calls.load(Ordering::SeqCst), 0, "nothing stored");
 
-        let (status, body, _) = send(
-            &d,
-            request("PUT", "/v1/partners/p1/settings", "{\"active\": tru"),
-        )
-        .await;
+        let (status, body, _) = send(&d, request("PUT", "/v1/partners/p1/settings", "{\"active\": tru")).await;
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "(body)");
         let (status, _, _) = send(&d, request("PUT", "/v1/partners/p1/settings", "")).await;
@@ -313,12 +245,8 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_over_64_kib_are_413() {
-        let big = format!(
-            "{{\"active\": false, \"pad\": \"{}\"}}",
-            "x".repeat(64 * 1024)
-        );
-        let (status, body, _) =
-            send(&deps(), request("PUT", "/v1/partners/p1/settings", &big)).await;
+        let big = format!("{{\"active\": false, \"pad\": \"{}\"}}", "x".repeat(64 * 1024));
+        let (status, body, _) = send(&deps(), request("PUT", "/v1/partners/p1/settings", &big)).await;
         assert_eq!(status, 413);
         assert_eq!(body["type"], "/problems/payload-too-large");
     }
@@ -331,14 +259,10 @@ mod tests {
             request_signed("GET", "/v1/partners/p1/settings", "", "wrong-key", ts),
             request_signed("GET", "/v1/partners/p1/settings", "", KEY, ts - 301),
             request_signed("GET", "/v1/partners/p1/settings", "", KEY, ts + 301),
-            lambda_http::http::Request::builder()
-                .uri("/v1/partners/p1/settings")
-                .body(Body::Empty)
-                .unwrap(),
+            lambda_http::http::Request::builder().uri("/v1/partners/p1/settings").body(Body::Empty).unwrap(),
             {
                 let mut r = request("GET", "/v1/partners/p1/settings", "");
-                r.headers_mut()
-                    .insert(SIGNATURE_HEADER, "v1=zz".parse().unwrap());
+                r.headers_mut().insert(SIGNATURE_HEADER, "v1=zz".parse().unwrap());
                 r
             },
             {
@@ -362,11 +286,7 @@ mod tests {
         let mut r = request("PUT", "/v1/partners/p1/settings", "{\"active\":false}");
         *r.body_mut() = Body::Text("{\"active\":true }".into());
         assert_eq!(send(&d, r).await.0, 401);
-        assert_eq!(
-            d.store.calls.load(Ordering::SeqCst),
-            0,
-            "nothing reached the store"
-        );
+        assert_eq!(d.store.calls.load(Ordering::SeqCst), 0, "nothing reached the store");
     }
 
     #[tokio::test]
@@ -402,15 +322,8 @@ mod tests {
         assert_eq!(got["token"]["days_left"], 365);
         assert!(!got.to_string().contains(TOKEN));
 
-        let (status, resp, _) = send(
-            &d,
-            request(
-                "PUT",
-                "/v1/partners/p1/token",
-                "{\"token\": \"has blank inside\"}",
-            ),
-        )
-        .await;
+        let (status, resp, _) =
+            send(&d, request("PUT", "/v1/partners/p1/token", "{\"token\": \"has blank inside\"}")).await;
         assert_eq!(status, 422);
         assert_eq!(resp["errors"][0]["field"], "token");
 
@@ -424,24 +337,8 @@ mod tests {
     #[tokio::test]
     async fn delete_settings_removes_everything_and_is_204() {
         let d = deps();
-        send(
-            &d,
-            request(
-                "PUT",
-                "/v1/partners/p1/settings",
-                &settings_doc().to_string(),
-            ),
-        )
-        .await;
-        send(
-            &d,
-            request(
-                "PUT",
-                "/v1/partners/p1/token",
-                &json!({"token": TOKEN}).to_string(),
-            ),
-        )
-        .await;
+        send(&d, request("PUT", "/v1/partners/p1/settings", &settings_doc().to_string())).await;
+        send(&d, request("PUT", "/v1/partners/p1/token", &json!({"token": TOKEN}).to_string())).await;
         let p = shared::domain::partner::PartnerId::parse("p1").unwrap();
         d.store.other_items.lock().unwrap().insert(p.clone(), 3);
         let (status, body, _) = send(&d, request("DELETE", "/v1/partners/p1/settings", "")).await;
@@ -449,52 +346,72 @@ mod tests {
         assert_eq!(body, Value::Null);
         assert!(d.secrets.secrets.lock().unwrap().is_empty());
         assert!(d.store.other_items.lock().unwrap().is_empty());
-        assert_eq!(
-            send(&d, request("GET", "/v1/partners/p1/settings", ""))
-                .await
-                .0,
-            404
-        );
+        assert_eq!(send(&d, request("GET", "/v1/partners/p1/settings", "")).await.0, 404);
         // Deleting again is fine.
-        assert_eq!(
-            send(&d, request("DELETE", "/v1/partners/p1/settings", ""))
-                .await
-                .0,
-            204
-        );
+        assert_eq!(send(&d, request("DELETE", "/v1/partners/p1/settings", "")).await.0, 204);
     }
 
     #[tokio::test]
     async fn routing_errors() {
         let d = deps();
-        let (status, _, headers) =
-            send(&d, request("POST", "/v1/partners/p1/settings", "{}")).await;
+        let (status, _, headers) = send(&d, request("POST", "/v1/partners/p1/settings", "{}")).await;
         assert_eq!(status, 405);
         assert_eq!(headers["allow"], "GET, PUT, DELETE");
-        assert_eq!(
-            send(&d, request("GET", "/v1/partners/p1/token", ""))
-                .await
-                .0,
-            405
-        );
-        assert_eq!(
-            send(&d, request("GET", "/v1/partners/p1/nothing", ""))
-                .await
-                .0,
-            404
-        );
+        assert_eq!(send(&d, request("GET", "/v1/partners/p1/token", "")).await.0, 405);
+        assert_eq!(send(&d, request("GET", "/v1/partners/p1/nothing", "")).await.0, 404);
         assert_eq!(send(&d, request("GET", "/v2/anything", "")).await.0, 404);
         let (status, body, _) = send(&d, request("GET", "/v1/partners/bad.id/settings", "")).await;
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "partner_id");
     }
 
+    /// The sample events in events/ run through the handler as `cargo lambda invoke` would
+    /// deliver them (re-signed, except the bad-signature one).
+    #[tokio::test]
+    async fn sample_events_give_the_documented_statuses() {
+        let d = deps();
+        let cases = [
+            ("settings.get.json", 404),
+            ("settings.put.json", 200),
+            ("settings.get.json", 200),
+            ("settings.put-token.json", 200),
+            ("settings.delete-token.json", 204),
+            ("settings.invalid.json", 422),
+            ("settings.bad-signature.json", 401),
+            ("settings.delete.json", 204),
+        ];
+        for (file, expected) in cases {
+            let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+            let mut req = lambda_http::request::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            if !file.contains("bad-signature") {
+                let body: Vec<u8> = req.body().as_ref().to_vec();
+                let path_q = shared::adapters::http::signed_path(&req);
+                let sig = sign(
+                    KEY.as_bytes(),
+                    now_secs(),
+                    &SignedParts { method: req.method().as_str(), path_and_query: &path_q, body: &body },
+                );
+                req.headers_mut().insert(TIMESTAMP_HEADER, now_secs().to_string().parse().unwrap());
+                req.headers_mut().insert(SIGNATURE_HEADER, sig.parse().unwrap());
+            }
+            let (status, body, _) = send(&d, req).await;
+            assert_eq!(status, expected, "{file}: {body}");
+            if file == "settings.invalid.json" {
+                let fields: Vec<&str> =
+                    body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+                assert_eq!(
+                    fields,
+                    ["hipchat_url", "language", "chat.service_hours.timezone", "chat.service_hours.days.monday[0]"]
+                );
+            }
+        }
+    }
+
     #[tokio::test]
     async fn store_outage_is_503_without_internals() {
         let d = deps();
         d.store.unavailable.store(true, Ordering::SeqCst);
-        let (status, body, headers) =
-            send(&d, request("GET", "/v1/partners/p1/settings", "")).await;
+        let (status, body, headers) = send(&d, request("GET", "/v1/partners/p1/settings", "")).await;
         assert_eq!(status, 503);
         assert_eq!(body["type"], "/problems/unavailable");
         assert!(headers.contains_key("retry-after"));

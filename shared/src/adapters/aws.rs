@@ -41,10 +41,7 @@ pub struct AwsClients {
 
 impl AwsClients {
     pub fn new(sdk: &SdkConfig) -> Self {
-        Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            secrets: aws_sdk_secretsmanager::Client::new(sdk),
-        }
+        Self { dynamodb: aws_sdk_dynamodb::Client::new(sdk), secrets: aws_sdk_secretsmanager::Client::new(sdk) }
     }
 }
 
@@ -59,23 +56,14 @@ where
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
         SdkError::ServiceError(se) => {
             se.raw().status().is_server_error()
-                || se
-                    .err()
-                    .code()
-                    .is_some_and(|c| c.contains("Throttl") || c == "RequestLimitExceeded")
+                || se.err().code().is_some_and(|c| c.contains("Throttl") || c == "RequestLimitExceeded")
         }
         SdkError::ResponseError(r) => r.raw().status().is_server_error(),
         _ => false,
     };
     if transient {
-        PortError::Unavailable {
-            what,
-            source: Box::new(e),
-        }
+        PortError::Unavailable { what, source: Box::new(e) }
     } else {
-        PortError::Internal {
-            what,
-            source: Box::new(e),
-        }
+        PortError::Internal { what, source: Box::new(e) }
     }
 }

@@ -44,12 +44,7 @@ struct SettingsItem {
 
 impl From<SettingsItem> for StoredSettings {
     fn from(i: SettingsItem) -> Self {
-        StoredSettings {
-            settings: i.settings,
-            version: i.version,
-            updated_at: i.updated_at,
-            token: i.token,
-        }
+        StoredSettings { settings: i.settings, version: i.version, updated_at: i.updated_at, token: i.token }
     }
 }
 
@@ -61,34 +56,22 @@ pub struct DynamoSettingsStore {
 }
 
 fn to_av<T: Serialize>(what: &'static str, v: &T) -> Result<AttributeValue, PortError> {
-    serde_dynamo::to_attribute_value(v).map_err(|e| PortError::Internal {
-        what,
-        source: Box::new(e),
-    })
+    serde_dynamo::to_attribute_value(v).map_err(|e| PortError::Internal { what, source: Box::new(e) })
 }
 
 fn decode(item: HashMap<String, AttributeValue>) -> Result<StoredSettings, PortError> {
     serde_dynamo::from_item::<_, SettingsItem>(item)
         .map(Into::into)
-        .map_err(|e| PortError::Internal {
-            what: "decoding the settings item",
-            source: Box::new(e),
-        })
+        .map_err(|e| PortError::Internal { what: "decoding the settings item", source: Box::new(e) })
 }
 
 impl DynamoSettingsStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     fn key(partner: &PartnerId) -> [(String, AttributeValue); 2] {
-        [
-            ("pk".into(), AttributeValue::S(partner_pk(partner))),
-            ("sk".into(), AttributeValue::S(SETTINGS_SK.into())),
-        ]
+        [("pk".into(), AttributeValue::S(partner_pk(partner))), ("sk".into(), AttributeValue::S(SETTINGS_SK.into()))]
     }
 }
 
@@ -140,10 +123,7 @@ impl SettingsStore for DynamoSettingsStore {
         }
         match req.send().await {
             Ok(out) => decode(out.attributes.unwrap_or_default()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                 Err(PortError::Conflict)
             }
             Err(e) => Err(classify("DynamoDB UpdateItem (settings)", e)),
@@ -195,12 +175,7 @@ impl SettingsStore for DynamoSettingsStore {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(classify("DynamoDB UpdateItem (clear token)", e)),
         }
     }
@@ -236,10 +211,7 @@ impl SettingsStore for DynamoSettingsStore {
                         .set_key(Some(k.clone()))
                         .build()
                         .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .map_err(|e| PortError::Internal {
-                            what: "building a delete request",
-                            source: Box::new(e),
-                        })
+                        .map_err(|e| PortError::Internal { what: "building a delete request", source: Box::new(e) })
                 })
                 .collect::<Result<_, _>>()?;
             // BatchWriteItem may leave items unprocessed under load: retry those with backoff.
@@ -261,10 +233,7 @@ impl SettingsStore for DynamoSettingsStore {
                     .send()
                     .await
                     .map_err(|e| classify("DynamoDB BatchWriteItem (partner items)", e))?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
                 attempt += 1;
             }
         }

@@ -17,10 +17,7 @@ pub struct SecretsManagerTokens {
 
 impl SecretsManagerTokens {
     pub fn new(client: Client, prefix: impl Into<String>) -> Self {
-        Self {
-            client,
-            prefix: prefix.into(),
-        }
+        Self { client, prefix: prefix.into() }
     }
 
     /// The secret name of a partner's token.
@@ -37,13 +34,7 @@ pub fn token_secret_name(prefix: &str, partner: &PartnerId) -> String {
 impl TokenSecrets for SecretsManagerTokens {
     async fn put(&self, partner: &PartnerId, token: &SecretString) -> Result<(), PortError> {
         let name = self.secret_name(partner);
-        let put = || {
-            self.client
-                .put_secret_value()
-                .secret_id(&name)
-                .secret_string(token.expose_secret())
-                .send()
-        };
+        let put = || self.client.put_secret_value().secret_id(&name).secret_string(token.expose_secret()).send();
         // Most writes replace an existing token.
         let err = match put().await {
             Ok(_) => return Ok(()),
@@ -57,23 +48,15 @@ impl TokenSecrets for SecretsManagerTokens {
                 .client
                 .create_secret()
                 .name(&name)
-                .description(format!(
-                    "HipChat personal token of dynaBOARD partner {partner}"
-                ))
+                .description(format!("HipChat personal token of dynaBOARD partner {partner}"))
                 .secret_string(token.expose_secret())
                 .send()
                 .await;
             return match created {
                 Ok(_) => Ok(()),
                 // Created by a concurrent request in between: store ours as the new version.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_resource_exists_exception()) =>
-                {
-                    put()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| classify("Secrets Manager PutSecretValue", e))
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_exists_exception()) => {
+                    put().await.map(|_| ()).map_err(|e| classify("Secrets Manager PutSecretValue", e))
                 }
                 Err(e) => Err(classify("Secrets Manager CreateSecret", e)),
             };
@@ -87,27 +70,19 @@ impl TokenSecrets for SecretsManagerTokens {
                 .send()
                 .await
                 .map_err(|e| classify("Secrets Manager RestoreSecret", e))?;
-            return put()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify("Secrets Manager PutSecretValue", e));
+            return put().await.map(|_| ()).map_err(|e| classify("Secrets Manager PutSecretValue", e));
         }
         Err(classify("Secrets Manager PutSecretValue", err))
     }
 
     async fn get(&self, partner: &PartnerId) -> Result<Option<SecretString>, PortError> {
-        match self
-            .client
-            .get_secret_value()
-            .secret_id(self.secret_name(partner))
-            .send()
-            .await
-        {
+        match self.client.get_secret_value().secret_id(self.secret_name(partner)).send().await {
             Ok(out) => Ok(out.secret_string.map(SecretString::from)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => Ok(None),
+            // Scheduled for deletion (deleted with a recovery window outside this service):
+            // there is no usable token.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_invalid_request_exception()) => {
+                tracing::warn!(partner_id = %partner, "token secret is scheduled for deletion");
                 Ok(None)
             }
             Err(e) => Err(classify("Secrets Manager GetSecretValue (token)", e)),
@@ -124,12 +99,7 @@ impl TokenSecrets for SecretsManagerTokens {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => Ok(()),
             Err(e) => Err(classify("Secrets Manager DeleteSecret", e)),
         }
     }
@@ -144,10 +114,7 @@ pub struct SecretsManagerSigningKeys {
 
 impl SecretsManagerSigningKeys {
     pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
-        Self {
-            client,
-            secret_id: secret_id.into(),
-        }
+        Self { client, secret_id: secret_id.into() }
     }
 }
 
@@ -158,14 +125,10 @@ struct KeysDoc {
 
 /// Parses `{"keys": [...]}`; blank keys are ignored; at least one key is required.
 pub fn parse_signing_keys(raw: &str) -> Result<Vec<SecretString>, &'static str> {
-    let doc: KeysDoc = serde_json::from_str(raw)
-        .map_err(|_| "the signing secret is not of the form {\"keys\": [\"...\"]}")?;
-    let keys: Vec<SecretString> = doc
-        .keys
-        .into_iter()
-        .filter(|k| !k.trim().is_empty())
-        .map(SecretString::from)
-        .collect();
+    let doc: KeysDoc =
+        serde_json::from_str(raw).map_err(|_| "the signing secret is not of the form {\"keys\": [\"...\"]}")?;
+    let keys: Vec<SecretString> =
+        doc.keys.into_iter().filter(|k| !k.trim().is_empty()).map(SecretString::from).collect();
     if keys.is_empty() {
         return Err("the signing secret lists no keys");
     }
@@ -185,10 +148,7 @@ impl SigningKeySource for SecretsManagerSigningKeys {
             what: "reading the signing keys",
             source: "the signing secret has no string value".into(),
         })?;
-        parse_signing_keys(raw).map_err(|m| PortError::Internal {
-            what: "reading the signing keys",
-            source: m.into(),
-        })
+        parse_signing_keys(raw).map_err(|m| PortError::Internal { what: "reading the signing keys", source: m.into() })
     }
 }
 
@@ -199,10 +159,7 @@ mod tests {
     #[test]
     fn signing_keys_document() {
         let keys = parse_signing_keys(r#"{"keys": ["a", " ", "b"]}"#).unwrap();
-        assert_eq!(
-            keys.iter().map(|k| k.expose_secret()).collect::<Vec<_>>(),
-            ["a", "b"]
-        );
+        assert_eq!(keys.iter().map(|k| k.expose_secret()).collect::<Vec<_>>(), ["a", "b"]);
         assert!(parse_signing_keys(r#"{"keys": []}"#).is_err());
         assert!(parse_signing_keys(r#"["a"]"#).is_err());
         assert!(parse_signing_keys("a").is_err());
@@ -211,9 +168,6 @@ mod tests {
     #[test]
     fn token_secret_names_follow_the_design() {
         let p = PartnerId::parse("p-1").unwrap();
-        assert_eq!(
-            token_secret_name("dynaboard-hipchat/dev", &p),
-            "dynaboard-hipchat/dev/partners/p-1/hipchat-token"
-        );
+        assert_eq!(token_secret_name("dynaboard-hipchat/dev", &p), "dynaboard-hipchat/dev/partners/p-1/hipchat-token");
     }
 }

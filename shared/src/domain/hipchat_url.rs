@@ -26,9 +26,8 @@ pub fn normalize(input: &str) -> Result<NormalizedUrl, String> {
     if trimmed.len() > 2048 {
         return Err("must be at most 2048 characters".into());
     }
-    let url = Url::parse(trimmed).map_err(|e| {
-        format!("must be an absolute http(s) URL such as https://hipchat.example.com ({e})")
-    })?;
+    let url = Url::parse(trimmed)
+        .map_err(|e| format!("must be an absolute http(s) URL such as https://hipchat.example.com ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("must use http or https, not '{}'", url.scheme()));
     }
@@ -36,15 +35,11 @@ pub fn normalize(input: &str) -> Result<NormalizedUrl, String> {
         return Err("must name a host".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "must not contain a user name or password; the token goes in its own field".into(),
-        );
+        return Err("must not contain a user name or password; the token goes in its own field".into());
     }
     let path = url.path();
     if path != "/" && !path.is_empty() {
-        notes.push(format!(
-            "the path '{path}' was removed: enter only the base URL (the API lives under /v2 of it)"
-        ));
+        notes.push(format!("the path '{path}' was removed: enter only the base URL (the API lives under /v2 of it)"));
     } else if trimmed.trim_end_matches(['?', '#']).ends_with('/') {
         notes.push("the trailing slash was removed".to_owned());
     }
@@ -54,10 +49,7 @@ pub fn normalize(input: &str) -> Result<NormalizedUrl, String> {
     if url.fragment().is_some() {
         notes.push("the fragment (#...) was removed".to_owned());
     }
-    Ok(NormalizedUrl {
-        base: url.origin().ascii_serialization(),
-        notes,
-    })
+    Ok(NormalizedUrl { base: url.origin().ascii_serialization(), notes })
 }
 
 #[cfg(test)]
@@ -66,11 +58,7 @@ mod tests {
 
     #[test]
     fn base_urls_stay_as_they_are() {
-        for u in [
-            "https://hipchat.example.com",
-            "http://127.0.0.1:8080",
-            "https://chat.example.com:8443",
-        ] {
+        for u in ["https://hipchat.example.com", "http://127.0.0.1:8080", "https://chat.example.com:8443"] {
             let n = normalize(u).unwrap();
             assert_eq!(n.base, u);
             assert!(n.notes.is_empty(), "{u}: {:?}", n.notes);
@@ -90,20 +78,13 @@ mod tests {
         for (input, note) in cases {
             let n = normalize(input).unwrap();
             assert_eq!(n.base, "https://hipchat.example.com", "{input}");
-            assert!(
-                n.notes.iter().any(|m| m.contains(note)),
-                "{input}: {:?}",
-                n.notes
-            );
+            assert!(n.notes.iter().any(|m| m.contains(note)), "{input}: {:?}", n.notes);
         }
     }
 
     #[test]
     fn host_is_lowercased_and_default_port_dropped() {
-        assert_eq!(
-            normalize("HTTPS://HipChat.Example.COM:443/").unwrap().base,
-            "https://hipchat.example.com"
-        );
+        assert_eq!(normalize("HTTPS://HipChat.Example.COM:443/").unwrap().base, "https://hipchat.example.com");
     }
 
     #[test]

@@ -14,10 +14,7 @@ impl PartnerId {
         if s.is_empty() || s.len() > Self::MAX_LEN {
             return Err("must be 1 to 64 characters");
         }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             return Err("may contain only letters A-Z and a-z, digits, '_' and '-'");
         }
         Ok(Self(s.to_owned()))

@@ -116,15 +116,7 @@ impl Weekday {
 
     pub fn to_jiff(self) -> jiff::civil::Weekday {
         use jiff::civil::Weekday as J;
-        [
-            J::Monday,
-            J::Tuesday,
-            J::Wednesday,
-            J::Thursday,
-            J::Friday,
-            J::Saturday,
-            J::Sunday,
-        ][self as usize]
+        [J::Monday, J::Tuesday, J::Wednesday, J::Thursday, J::Friday, J::Saturday, J::Sunday][self as usize]
     }
 }
 
@@ -158,13 +150,7 @@ impl ClockTime {
     /// `HH:MM` with two digits each; `24:00` is the only time past `23:59`.
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        if b.len() != 5
-            || b[2] != b':'
-            || !b
-                .iter()
-                .enumerate()
-                .all(|(i, c)| i == 2 || c.is_ascii_digit())
-        {
+        if b.len() != 5 || b[2] != b':' || !b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit()) {
             return None;
         }
         let h = u16::from(b[0] - b'0') * 10 + u16::from(b[1] - b'0');
@@ -200,8 +186,7 @@ impl Serialize for ClockTime {
 impl<'de> Deserialize<'de> for ClockTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid time {s:?}, expected HH:MM")))
+        Self::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid time {s:?}, expected HH:MM")))
     }
 }
 
@@ -224,32 +209,19 @@ pub enum LoginLogout {
 
 impl Default for ServiceHours {
     fn default() -> Self {
-        Self {
-            timezone: "UTC".into(),
-            days: BTreeMap::new(),
-            closed_dates: Vec::new(),
-        }
+        Self { timezone: "UTC".into(), days: BTreeMap::new(), closed_dates: Vec::new() }
     }
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        Self {
-            show_button: false,
-            button_position: ButtonPosition::Both,
-            service_hours: ServiceHours::default(),
-        }
+        Self { show_button: false, button_position: ButtonPosition::Both, service_hours: ServiceHours::default() }
     }
 }
 
 impl Default for Notifications {
     fn default() -> Self {
-        Self {
-            login_logout: LoginLogout::Off,
-            comment_created: false,
-            issue_created: false,
-            issue_approval: false,
-        }
+        Self { login_logout: LoginLogout::Off, comment_created: false, issue_created: false, issue_approval: false }
     }
 }
 
@@ -271,10 +243,7 @@ impl Settings {
     pub fn completeness_warnings(&self, token_configured: bool) -> Vec<Warning> {
         let mut w = Vec::new();
         if self.active && !token_configured {
-            w.push(Warning::new(
-                "token",
-                "no HipChat token is stored yet: PUT /token",
-            ));
+            w.push(Warning::new("token", "no HipChat token is stored yet: PUT /token"));
         }
         if self.active && self.notification_room_id.is_none() {
             w.push(Warning::new(
@@ -306,10 +275,7 @@ pub fn parse_settings(body: &Value) -> Result<ParsedSettings, Vec<FieldError>> {
     let hipchat_url = match r.str("hipchat_url", &mut errors) {
         None => {
             if active == Some(true) && r.get("hipchat_url").is_none() {
-                errors.push(FieldError::new(
-                    "hipchat_url",
-                    "is required when active is true",
-                ));
+                errors.push(FieldError::new("hipchat_url", "is required when active is true"));
             }
             None
         }
@@ -342,22 +308,17 @@ pub fn parse_settings(body: &Value) -> Result<ParsedSettings, Vec<FieldError>> {
         Some("en") => Language::En,
         Some("de") => Language::De,
         Some(other) => {
-            errors.push(FieldError::new(
-                "language",
-                format!("must be one of en, de; got {other:?}"),
-            ));
+            errors.push(FieldError::new("language", format!("must be one of en, de; got {other:?}")));
             Language::En
         }
     };
-    let room_name_prefix =
-        r.str("room_name_prefix", &mut errors)
-            .and_then(|p| match check_prefix(p) {
-                Ok(()) => Some(p.to_owned()),
-                Err(m) => {
-                    errors.push(FieldError::new("room_name_prefix", m));
-                    None
-                }
-            });
+    let room_name_prefix = r.str("room_name_prefix", &mut errors).and_then(|p| match check_prefix(p) {
+        Ok(()) => Some(p.to_owned()),
+        Err(m) => {
+            errors.push(FieldError::new("room_name_prefix", m));
+            None
+        }
+    });
     let chat = match r.get("chat") {
         None => ChatSettings::default(),
         Some(v) => parse_chat(v, &mut errors),
@@ -420,18 +381,11 @@ fn parse_enum<T: Copy>(
 ) -> T {
     match value {
         None => default,
-        Some(s) => options
-            .iter()
-            .find(|(name, _)| *name == s)
-            .map(|(_, v)| *v)
-            .unwrap_or_else(|| {
-                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-                errors.push(FieldError::new(
-                    field,
-                    format!("must be one of {}; got {s:?}", names.join(", ")),
-                ));
-                default
-            }),
+        Some(s) => options.iter().find(|(name, _)| *name == s).map(|(_, v)| *v).unwrap_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            errors.push(FieldError::new(field, format!("must be one of {}; got {s:?}", names.join(", "))));
+            default
+        }),
     }
 }
 
@@ -445,11 +399,7 @@ fn parse_chat(v: &Value, errors: &mut Vec<FieldError>) -> ChatSettings {
     out.button_position = parse_enum(
         pos,
         r.path("button_position"),
-        &[
-            ("top", ButtonPosition::Top),
-            ("bottom", ButtonPosition::Bottom),
-            ("both", ButtonPosition::Both),
-        ],
+        &[("top", ButtonPosition::Top), ("bottom", ButtonPosition::Bottom), ("both", ButtonPosition::Both)],
         ButtonPosition::Both,
         errors,
     );
@@ -486,26 +436,19 @@ fn parse_service_hours(v: &Value, errors: &mut Vec<FieldError>) -> ServiceHours 
     out
 }
 
-fn parse_days(
-    v: &Value,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) -> BTreeMap<Weekday, Vec<TimeRange>> {
+fn parse_days(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> BTreeMap<Weekday, Vec<TimeRange>> {
     let mut days = BTreeMap::new();
     let Some(map) = v.as_object() else {
-        errors.push(FieldError::new(
-            path,
-            format!(
-                "must be an object with weekday names as keys, got {}",
-                kind(v)
-            ),
-        ));
+        errors.push(FieldError::new(path, format!("must be an object with weekday names as keys, got {}", kind(v))));
         return days;
     };
     for (name, ranges) in map {
         let day_path = join(path, name);
         let Some(day) = Weekday::from_name(name) else {
-            errors.push(FieldError::new(day_path, "is not a weekday; use monday, tuesday, wednesday, thursday, friday, saturday or sunday"));
+            errors.push(FieldError::new(
+                day_path,
+                "is not a weekday; use monday, tuesday, wednesday, thursday, friday, saturday or sunday",
+            ));
             continue;
         };
         if ranges.is_null() {
@@ -515,18 +458,12 @@ fn parse_days(
         let Some(items) = ranges.as_array() else {
             errors.push(FieldError::new(
                 day_path,
-                format!(
-                    "must be an array of {{\"from\", \"to\"}} ranges, got {}",
-                    kind(ranges)
-                ),
+                format!("must be an array of {{\"from\", \"to\"}} ranges, got {}", kind(ranges)),
             ));
             continue;
         };
         if items.len() > MAX_RANGES_PER_DAY {
-            errors.push(FieldError::new(
-                day_path,
-                format!("must have at most {MAX_RANGES_PER_DAY} ranges"),
-            ));
+            errors.push(FieldError::new(day_path, format!("must have at most {MAX_RANGES_PER_DAY} ranges")));
             continue;
         }
         let mut parsed = Vec::new();
@@ -553,19 +490,20 @@ fn parse_range(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Ti
                 }
                 None
             }
-            Some(s) => {
-                match ClockTime::parse(s) {
-                    Some(t) if member == "from" && t == ClockTime::MIDNIGHT_END => {
-                        errors.push(FieldError::new(field, "24:00 is allowed only as 'to'"));
-                        None
-                    }
-                    Some(t) => Some(t),
-                    None => {
-                        errors.push(FieldError::new(field, format!("must be a time HH:MM from 00:00 to 23:59 (or 24:00 as 'to'); got {s:?}")));
-                        None
-                    }
+            Some(s) => match ClockTime::parse(s) {
+                Some(t) if member == "from" && t == ClockTime::MIDNIGHT_END => {
+                    errors.push(FieldError::new(field, "24:00 is allowed only as 'to'"));
+                    None
                 }
-            }
+                Some(t) => Some(t),
+                None => {
+                    errors.push(FieldError::new(
+                        field,
+                        format!("must be a time HH:MM from 00:00 to 23:59 (or 24:00 as 'to'); got {s:?}"),
+                    ));
+                    None
+                }
+            },
         }
     };
     let from = time("from", &mut r, errors);
@@ -573,10 +511,7 @@ fn parse_range(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Ti
     r.finish(errors);
     let (from, to) = (from?, to?);
     if from == to {
-        errors.push(FieldError::new(
-            path,
-            "from and to must differ (for the whole day use 00:00 to 24:00)",
-        ));
+        errors.push(FieldError::new(path, "from and to must differ (for the whole day use 00:00 to 24:00)"));
         return None;
     }
     Some(TimeRange { from, to })
@@ -592,21 +527,14 @@ fn check_overlaps(ranges: &[(usize, TimeRange)], day_path: &str, errors: &mut Ve
             let (first, second) = if i < j { (i, j) } else { (j, i) };
             errors.push(FieldError::new(
                 format!("{day_path}[{second}]"),
-                format!(
-                    "overlaps range [{first}] ({}–{}) of the same day",
-                    a.from, a.to
-                ),
+                format!("overlaps range [{first}] ({}–{}) of the same day", a.from, a.to),
             ));
         }
     }
 }
 
 /// An overnight range must end before the next day's first range starts.
-fn check_overnight_spill(
-    days: &BTreeMap<Weekday, Vec<TimeRange>>,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) {
+fn check_overnight_spill(days: &BTreeMap<Weekday, Vec<TimeRange>>, path: &str, errors: &mut Vec<FieldError>) {
     for (day, ranges) in days {
         let next = day.next();
         for r in ranges.iter().filter(|r| r.is_overnight()) {
@@ -615,12 +543,7 @@ fn check_overnight_spill(
                 if other.from.minutes() < spill_end {
                     errors.push(FieldError::new(
                         format!("{}[{k}]", join(path, next.name())),
-                        format!(
-                            "overlaps the overnight range {}–{} of {}",
-                            r.from,
-                            r.to,
-                            day.name()
-                        ),
+                        format!("overlaps the overnight range {}–{} of {}", r.from, r.to, day.name()),
                     ));
                 }
             }
@@ -630,27 +553,18 @@ fn check_overnight_spill(
 
 fn parse_closed_dates(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Vec<Date> {
     let Some(items) = v.as_array() else {
-        errors.push(FieldError::new(
-            path,
-            format!("must be an array of dates YYYY-MM-DD, got {}", kind(v)),
-        ));
+        errors.push(FieldError::new(path, format!("must be an array of dates YYYY-MM-DD, got {}", kind(v))));
         return Vec::new();
     };
     if items.len() > MAX_CLOSED_DATES {
-        errors.push(FieldError::new(
-            path,
-            format!("must have at most {MAX_CLOSED_DATES} dates"),
-        ));
+        errors.push(FieldError::new(path, format!("must have at most {MAX_CLOSED_DATES} dates")));
         return Vec::new();
     }
     let mut dates = Vec::new();
     for (i, item) in items.iter().enumerate() {
         match item.as_str().and_then(parse_date) {
             Some(d) => dates.push(d),
-            None => errors.push(FieldError::new(
-                format!("{path}[{i}]"),
-                "must be a date YYYY-MM-DD",
-            )),
+            None => errors.push(FieldError::new(format!("{path}[{i}]"), "must be a date YYYY-MM-DD")),
         }
     }
     dates.sort();
@@ -675,15 +589,9 @@ fn parse_notifications(v: &Value, errors: &mut Vec<FieldError>) -> Notifications
         LoginLogout::Off,
         errors,
     );
-    out.comment_created = r
-        .bool("comment_created", Some(false), errors)
-        .unwrap_or(false);
-    out.issue_created = r
-        .bool("issue_created", Some(false), errors)
-        .unwrap_or(false);
-    out.issue_approval = r
-        .bool("issue_approval", Some(false), errors)
-        .unwrap_or(false);
+    out.comment_created = r.bool("comment_created", Some(false), errors).unwrap_or(false);
+    out.issue_created = r.bool("issue_created", Some(false), errors).unwrap_or(false);
+    out.issue_approval = r.bool("issue_approval", Some(false), errors).unwrap_or(false);
     r.finish(errors);
     out
 }
@@ -721,8 +629,7 @@ mod tests {
     /// The fields named by the errors for `full()` with `patch` applied at `pointer`.
     fn errors_with(pointer: &str, value: Value) -> Vec<String> {
         let mut doc = full();
-        *doc.pointer_mut(pointer)
-            .unwrap_or_else(|| panic!("{pointer}")) = value;
+        *doc.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = value;
         match parse_settings(&doc) {
             Ok(_) => Vec::new(),
             Err(errs) => errs.into_iter().map(|e| e.field).collect(),
@@ -732,9 +639,7 @@ mod tests {
     fn accepted(pointer: &str, value: Value) -> Settings {
         let mut doc = full();
         *doc.pointer_mut(pointer).unwrap() = value;
-        parse_settings(&doc)
-            .unwrap_or_else(|e| panic!("{pointer}: {e:?}"))
-            .settings
+        parse_settings(&doc).unwrap_or_else(|e| panic!("{pointer}: {e:?}")).settings
     }
 
     #[test]
@@ -743,10 +648,7 @@ mod tests {
         assert!(p.warnings.is_empty());
         let s = p.settings;
         assert_eq!(s.notification_room_id, Some(4711));
-        assert_eq!(
-            s.chat.service_hours.days[&Weekday::Monday][0].span(),
-            (480, 1020)
-        );
+        assert_eq!(s.chat.service_hours.days[&Weekday::Monday][0].span(), (480, 1020));
         let out = serde_json::to_value(&s).unwrap();
         assert_eq!(out, full());
     }
@@ -764,11 +666,7 @@ mod tests {
         assert_eq!(e[0].field, "active");
         let e = parse_settings(&json!({"active": true})).unwrap_err();
         assert_eq!(e[0].field, "hipchat_url");
-        assert!(
-            parse_settings(&json!({"active": "yes"})).unwrap_err()[0]
-                .message
-                .contains("true or false")
-        );
+        assert!(parse_settings(&json!({"active": "yes"})).unwrap_err()[0].message.contains("true or false"));
     }
 
     #[test]
@@ -776,41 +674,21 @@ mod tests {
         let mut doc = full();
         doc["hipchat_url"] = json!("https://hipchat.example.com/v2/");
         let p = parse_settings(&doc).unwrap();
-        assert_eq!(
-            p.settings.hipchat_url.as_deref(),
-            Some("https://hipchat.example.com")
-        );
+        assert_eq!(p.settings.hipchat_url.as_deref(), Some("https://hipchat.example.com"));
         assert_eq!(p.warnings.len(), 1);
         assert_eq!(p.warnings[0].field, "hipchat_url");
-        assert_eq!(
-            errors_with("/hipchat_url", json!("hipchat.example.com")),
-            ["hipchat_url"]
-        );
+        assert_eq!(errors_with("/hipchat_url", json!("hipchat.example.com")), ["hipchat_url"]);
         assert_eq!(errors_with("/hipchat_url", json!(12)), ["hipchat_url"]);
     }
 
     #[test]
     fn timezone_must_be_iana() {
         assert_eq!(
-            accepted("/chat/service_hours/timezone", json!("America/New_York"))
-                .chat
-                .service_hours
-                .timezone,
+            accepted("/chat/service_hours/timezone", json!("America/New_York")).chat.service_hours.timezone,
             "America/New_York"
         );
-        assert_eq!(
-            accepted("/chat/service_hours/timezone", json!("UTC"))
-                .chat
-                .service_hours
-                .timezone,
-            "UTC"
-        );
-        for bad in [
-            json!("Europe/Atlantis"),
-            json!("CEST+2"),
-            json!(""),
-            json!(1),
-        ] {
+        assert_eq!(accepted("/chat/service_hours/timezone", json!("UTC")).chat.service_hours.timezone, "UTC");
+        for bad in [json!("Europe/Atlantis"), json!("CEST+2"), json!(""), json!(1)] {
             assert_eq!(
                 errors_with("/chat/service_hours/timezone", bad.clone()),
                 ["chat.service_hours.timezone"],
@@ -823,36 +701,17 @@ mod tests {
     fn times_are_hh_mm_with_24_00_only_as_to() {
         let p = "/chat/service_hours/days/monday/0";
         let s = accepted(p, json!({"from": "00:00", "to": "24:00"}));
-        assert_eq!(
-            s.chat.service_hours.days[&Weekday::Monday][0].to,
-            ClockTime::MIDNIGHT_END
-        );
+        assert_eq!(s.chat.service_hours.days[&Weekday::Monday][0].to, ClockTime::MIDNIGHT_END);
         accepted(p, json!({"from": "23:59", "to": "00:01"}));
-        for bad in [
-            "8:00",
-            "08:0",
-            "24:01",
-            "25:00",
-            "12:60",
-            "0800",
-            "08-00",
-            "",
-            "０８:００",
-        ] {
+        for bad in ["8:00", "08:0", "24:01", "25:00", "12:60", "0800", "08-00", "", "０８:００"] {
             assert_eq!(
                 errors_with(p, json!({"from": bad, "to": "17:00"})),
                 ["chat.service_hours.days.monday[0].from"],
                 "{bad}"
             );
         }
-        assert_eq!(
-            errors_with(p, json!({"from": "24:00", "to": "02:00"})),
-            ["chat.service_hours.days.monday[0].from"]
-        );
-        assert_eq!(
-            errors_with(p, json!({"from": "08:00"})),
-            ["chat.service_hours.days.monday[0].to"]
-        );
+        assert_eq!(errors_with(p, json!({"from": "24:00", "to": "02:00"})), ["chat.service_hours.days.monday[0].from"]);
+        assert_eq!(errors_with(p, json!({"from": "08:00"})), ["chat.service_hours.days.monday[0].to"]);
         assert_eq!(
             errors_with(p, json!({"from": "08:00", "to": "09:00", "till": "x"})),
             ["chat.service_hours.days.monday[0].till"]
@@ -862,17 +721,11 @@ mod tests {
     #[test]
     fn from_equal_to_is_rejected() {
         assert_eq!(
-            errors_with(
-                "/chat/service_hours/days/monday/0",
-                json!({"from": "09:00", "to": "09:00"})
-            ),
+            errors_with("/chat/service_hours/days/monday/0", json!({"from": "09:00", "to": "09:00"})),
             ["chat.service_hours.days.monday[0]"]
         );
         assert_eq!(
-            errors_with(
-                "/chat/service_hours/days/monday/0",
-                json!({"from": "00:00", "to": "00:00"})
-            ),
+            errors_with("/chat/service_hours/days/monday/0", json!({"from": "00:00", "to": "00:00"})),
             ["chat.service_hours.days.monday[0]"]
         );
     }
@@ -881,17 +734,11 @@ mod tests {
     fn overlapping_ranges_are_rejected() {
         let p = "/chat/service_hours/days/monday";
         assert_eq!(
-            errors_with(
-                p,
-                json!([{"from": "08:00", "to": "12:00"}, {"from": "11:00", "to": "17:00"}])
-            ),
+            errors_with(p, json!([{"from": "08:00", "to": "12:00"}, {"from": "11:00", "to": "17:00"}])),
             ["chat.service_hours.days.monday[1]"]
         );
         assert_eq!(
-            errors_with(
-                p,
-                json!([{"from": "13:00", "to": "17:00"}, {"from": "08:00", "to": "14:00"}])
-            ),
+            errors_with(p, json!([{"from": "13:00", "to": "17:00"}, {"from": "08:00", "to": "14:00"}])),
             ["chat.service_hours.days.monday[1]"]
         );
         // touching is fine, several ranges are fine
@@ -902,10 +749,7 @@ mod tests {
         assert_eq!(s.chat.service_hours.days[&Weekday::Monday].len(), 3);
         // an overnight range overlapping a late range of the same day
         assert_eq!(
-            errors_with(
-                p,
-                json!([{"from": "22:00", "to": "02:00"}, {"from": "23:00", "to": "23:30"}])
-            ),
+            errors_with(p, json!([{"from": "22:00", "to": "02:00"}, {"from": "23:00", "to": "23:30"}])),
             ["chat.service_hours.days.monday[1]"]
         );
     }
@@ -926,46 +770,23 @@ mod tests {
     #[test]
     fn weekday_names_are_checked() {
         let mut doc = full();
-        doc["chat"]["service_hours"]["days"] =
-            json!({"Monday": [], "funday": [], "tuesday": {"from": "08:00"}});
-        let fields: Vec<String> = parse_settings(&doc)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        doc["chat"]["service_hours"]["days"] = json!({"Monday": [], "funday": [], "tuesday": {"from": "08:00"}});
+        let fields: Vec<String> = parse_settings(&doc).unwrap_err().into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
-            [
-                "chat.service_hours.days.Monday",
-                "chat.service_hours.days.funday",
-                "chat.service_hours.days.tuesday"
-            ]
+            ["chat.service_hours.days.Monday", "chat.service_hours.days.funday", "chat.service_hours.days.tuesday"]
         );
-        assert_eq!(
-            errors_with("/chat/service_hours/days", json!([])),
-            ["chat.service_hours.days"]
-        );
+        assert_eq!(errors_with("/chat/service_hours/days", json!([])), ["chat.service_hours.days"]);
     }
 
     #[test]
     fn closed_dates_are_iso_dates() {
-        let s = accepted(
-            "/chat/service_hours/closed_dates",
-            json!(["2026-12-31", "2026-12-24", "2026-12-24"]),
-        );
+        let s = accepted("/chat/service_hours/closed_dates", json!(["2026-12-31", "2026-12-24", "2026-12-24"]));
         assert_eq!(
             s.chat.service_hours.closed_dates,
-            [
-                jiff::civil::date(2026, 12, 24),
-                jiff::civil::date(2026, 12, 31)
-            ]
+            [jiff::civil::date(2026, 12, 24), jiff::civil::date(2026, 12, 31)]
         );
-        for bad in [
-            json!(["2026-02-30"]),
-            json!(["24.12.2026"]),
-            json!([20261224]),
-            json!(["2026-12-24T00:00:00"]),
-        ] {
+        for bad in [json!(["2026-02-30"]), json!(["24.12.2026"]), json!([20261224]), json!(["2026-12-24T00:00:00"])] {
             assert_eq!(
                 errors_with("/chat/service_hours/closed_dates", bad.clone()),
                 ["chat.service_hours.closed_dates[0]"],
@@ -980,27 +801,10 @@ mod tests {
 
     #[test]
     fn notification_room_id_is_a_positive_integer() {
-        assert_eq!(
-            accepted("/notification_room_id", json!(1)).notification_room_id,
-            Some(1)
-        );
-        assert_eq!(
-            accepted("/notification_room_id", json!(null)).notification_room_id,
-            None
-        );
-        for bad in [
-            json!(0),
-            json!(-5),
-            json!(1.5),
-            json!("4711"),
-            json!(true),
-            json!(1e30),
-        ] {
-            assert_eq!(
-                errors_with("/notification_room_id", bad.clone()),
-                ["notification_room_id"],
-                "{bad}"
-            );
+        assert_eq!(accepted("/notification_room_id", json!(1)).notification_room_id, Some(1));
+        assert_eq!(accepted("/notification_room_id", json!(null)).notification_room_id, None);
+        for bad in [json!(0), json!(-5), json!(1.5), json!("4711"), json!(true), json!(1e30)] {
+            assert_eq!(errors_with("/notification_room_id", bad.clone()), ["notification_room_id"], "{bad}");
         }
     }
 
@@ -1014,72 +818,29 @@ mod tests {
 
     #[test]
     fn room_name_prefix_leaves_room_for_a_name() {
-        assert_eq!(
-            accepted("/room_name_prefix", json!("Support"))
-                .room_name_prefix
-                .as_deref(),
-            Some("Support")
-        );
+        assert_eq!(accepted("/room_name_prefix", json!("Support")).room_name_prefix.as_deref(), Some("Support"));
         let longest = "P".repeat(PREFIX_MAX);
         assert_eq!(format!("{longest} - X").chars().count(), ROOM_NAME_MAX);
         accepted("/room_name_prefix", json!(longest));
-        for bad in [
-            json!("P".repeat(PREFIX_MAX + 1)),
-            json!(""),
-            json!("  "),
-            json!(" Support"),
-            json!("Sup\nport"),
-            json!(3),
-        ] {
-            assert_eq!(
-                errors_with("/room_name_prefix", bad.clone()),
-                ["room_name_prefix"],
-                "{bad}"
-            );
+        for bad in
+            [json!("P".repeat(PREFIX_MAX + 1)), json!(""), json!("  "), json!(" Support"), json!("Sup\nport"), json!(3)]
+        {
+            assert_eq!(errors_with("/room_name_prefix", bad.clone()), ["room_name_prefix"], "{bad}");
         }
     }
 
     #[test]
     fn button_position_and_login_logout_are_enums() {
+        assert_eq!(accepted("/chat/button_position", json!("top")).chat.button_position, ButtonPosition::Top);
+        assert_eq!(accepted("/chat/button_position", json!("bottom")).chat.button_position, ButtonPosition::Bottom);
+        assert_eq!(errors_with("/chat/button_position", json!("left")), ["chat.button_position"]);
         assert_eq!(
-            accepted("/chat/button_position", json!("top"))
-                .chat
-                .button_position,
-            ButtonPosition::Top
-        );
-        assert_eq!(
-            accepted("/chat/button_position", json!("bottom"))
-                .chat
-                .button_position,
-            ButtonPosition::Bottom
-        );
-        assert_eq!(
-            errors_with("/chat/button_position", json!("left")),
-            ["chat.button_position"]
-        );
-        assert_eq!(
-            accepted(
-                "/notifications/login_logout",
-                json!("customers_and_partners")
-            )
-            .notifications
-            .login_logout,
+            accepted("/notifications/login_logout", json!("customers_and_partners")).notifications.login_logout,
             LoginLogout::CustomersAndPartners
         );
-        assert_eq!(
-            accepted("/notifications/login_logout", json!("off"))
-                .notifications
-                .login_logout,
-            LoginLogout::Off
-        );
-        assert_eq!(
-            errors_with("/notifications/login_logout", json!("all")),
-            ["notifications.login_logout"]
-        );
-        assert_eq!(
-            errors_with("/notifications/issue_created", json!("yes")),
-            ["notifications.issue_created"]
-        );
+        assert_eq!(accepted("/notifications/login_logout", json!("off")).notifications.login_logout, LoginLogout::Off);
+        assert_eq!(errors_with("/notifications/login_logout", json!("all")), ["notifications.login_logout"]);
+        assert_eq!(errors_with("/notifications/issue_created", json!("yes")), ["notifications.issue_created"]);
     }
 
     #[test]
@@ -1087,11 +848,7 @@ mod tests {
         let mut doc = full();
         doc["color"] = json!("red");
         doc["chat"]["size"] = json!(3);
-        let fields: Vec<String> = parse_settings(&doc)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        let fields: Vec<String> = parse_settings(&doc).unwrap_err().into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["chat.size", "color"]);
         let mut doc = full();
         doc["token"] = json!({"configured": true, "last4": "abcd"});
@@ -1103,24 +860,15 @@ mod tests {
 
     #[test]
     fn all_errors_are_reported_at_once() {
-        let e = parse_settings(
-            &json!({"active": 1, "language": "fr", "chat": {"button_position": "x"}}),
-        )
-        .unwrap_err();
+        let e = parse_settings(&json!({"active": 1, "language": "fr", "chat": {"button_position": "x"}})).unwrap_err();
         let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["active", "language", "chat.button_position"]);
     }
 
     #[test]
     fn completeness_warnings() {
-        let s = parse_settings(&json!({"active": true, "hipchat_url": "https://h.example.com"}))
-            .unwrap()
-            .settings;
-        let w: Vec<String> = s
-            .completeness_warnings(false)
-            .into_iter()
-            .map(|w| w.field)
-            .collect();
+        let s = parse_settings(&json!({"active": true, "hipchat_url": "https://h.example.com"})).unwrap().settings;
+        let w: Vec<String> = s.completeness_warnings(false).into_iter().map(|w| w.field).collect();
         assert_eq!(w, ["token", "notification_room_id"]);
         assert!(Settings::inactive().completeness_warnings(false).is_empty());
     }

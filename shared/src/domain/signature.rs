@@ -49,8 +49,8 @@ pub enum Rejection {
 
 fn mac_for(key: &[u8], timestamp: &str, parts: &SignedParts<'_>) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(b"v1:");
     mac.update(timestamp.as_bytes());
     mac.update(b":");
@@ -64,9 +64,7 @@ fn mac_for(key: &[u8], timestamp: &str, parts: &SignedParts<'_>) -> HmacSha256 {
 
 /// The `X-Dynaboard-Signature` value for a request signed at `timestamp` (unix seconds).
 pub fn sign(key: &[u8], timestamp: i64, parts: &SignedParts<'_>) -> String {
-    let tag = mac_for(key, &timestamp.to_string(), parts)
-        .finalize()
-        .into_bytes();
+    let tag = mac_for(key, &timestamp.to_string(), parts).finalize().into_bytes();
     format!("{VERSION_PREFIX}{}", hex::encode(tag))
 }
 
@@ -91,16 +89,10 @@ pub fn verify(
     }
     let mut matched = false;
     for key in keys {
-        let ok = mac_for(key.expose_secret().as_bytes(), ts_raw, parts)
-            .verify_slice(&tag)
-            .is_ok();
+        let ok = mac_for(key.expose_secret().as_bytes(), ts_raw, parts).verify_slice(&tag).is_ok();
         matched |= ok;
     }
-    if matched {
-        Ok(())
-    } else {
-        Err(Rejection::Mismatch)
-    }
+    if matched { Ok(()) } else { Err(Rejection::Mismatch) }
 }
 
 /// Unix seconds: ASCII digits only (no sign, no blanks inside), at most 12 of them.
@@ -113,10 +105,7 @@ fn parse_timestamp(s: &str) -> Result<i64, Rejection> {
 
 /// `v1=` followed by exactly 64 hex digits (either case).
 pub fn parse_signature(s: &str) -> Result<[u8; 32], Rejection> {
-    let hex_part = s
-        .trim()
-        .strip_prefix(VERSION_PREFIX)
-        .ok_or(Rejection::MalformedSignature)?;
+    let hex_part = s.trim().strip_prefix(VERSION_PREFIX).ok_or(Rejection::MalformedSignature)?;
     let mut out = [0u8; 32];
     if hex_part.len() != 64 {
         return Err(Rejection::MalformedSignature);
@@ -133,95 +122,51 @@ mod tests {
     const NOW: i64 = 1_790_000_000;
 
     fn keys(ks: &[&str]) -> Vec<SecretString> {
-        ks.iter()
-            .map(|k| SecretString::from(k.to_string()))
-            .collect()
+        ks.iter().map(|k| SecretString::from(k.to_string())).collect()
     }
 
     fn parts<'a>(body: &'a [u8]) -> SignedParts<'a> {
-        SignedParts {
-            method: "PUT",
-            path_and_query: "/v1/partners/p1/settings",
-            body,
-        }
+        SignedParts { method: "PUT", path_and_query: "/v1/partners/p1/settings", body }
     }
 
-    fn check(
-        ks: &[&str],
-        ts: Option<String>,
-        sig: Option<String>,
-        body: &[u8],
-    ) -> Result<(), Rejection> {
+    fn check(ks: &[&str], ts: Option<String>, sig: Option<String>, body: &[u8]) -> Result<(), Rejection> {
         verify(&keys(ks), ts.as_deref(), sig.as_deref(), &parts(body), NOW)
     }
 
     #[test]
     fn known_vector() {
         // Independent check (Python): hmac.new(b"k", b"v1:1:GET:/x?a=1:", sha256).hexdigest()
-        let sig = sign(
-            b"k",
-            1,
-            &SignedParts {
-                method: "GET",
-                path_and_query: "/x?a=1",
-                body: b"",
-            },
-        );
-        assert_eq!(
-            sig,
-            "v1=34e184d308400794f4d38ff4efe00ecb07eb76989c96c9a41534545e7dc2eb82"
-        );
+        let sig = sign(b"k", 1, &SignedParts { method: "GET", path_and_query: "/x?a=1", body: b"" });
+        assert_eq!(sig, "v1=34e184d308400794f4d38ff4efe00ecb07eb76989c96c9a41534545e7dc2eb82");
     }
 
     #[test]
     fn valid_signature_passes() {
         let sig = sign(b"key-1", NOW, &parts(b"{}"));
-        assert_eq!(
-            check(&["key-1"], Some(NOW.to_string()), Some(sig), b"{}"),
-            Ok(())
-        );
+        assert_eq!(check(&["key-1"], Some(NOW.to_string()), Some(sig), b"{}"), Ok(()));
     }
 
     #[test]
     fn wrong_key_fails() {
         let sig = sign(b"other", NOW, &parts(b"{}"));
-        assert_eq!(
-            check(&["key-1"], Some(NOW.to_string()), Some(sig), b"{}"),
-            Err(Rejection::Mismatch)
-        );
+        assert_eq!(check(&["key-1"], Some(NOW.to_string()), Some(sig), b"{}"), Err(Rejection::Mismatch));
     }
 
     #[test]
     fn second_rotation_key_passes() {
         let sig = sign(b"new-key", NOW, &parts(b"{}"));
-        assert_eq!(
-            check(
-                &["old-key", "new-key"],
-                Some(NOW.to_string()),
-                Some(sig),
-                b"{}"
-            ),
-            Ok(())
-        );
+        assert_eq!(check(&["old-key", "new-key"], Some(NOW.to_string()), Some(sig), b"{}"), Ok(()));
     }
 
     #[test]
     fn stale_and_future_timestamps_fail() {
         for ts in [NOW - 301, NOW + 301, 0] {
             let sig = sign(b"k", ts, &parts(b""));
-            assert_eq!(
-                check(&["k"], Some(ts.to_string()), Some(sig), b""),
-                Err(Rejection::Stale),
-                "{ts}"
-            );
+            assert_eq!(check(&["k"], Some(ts.to_string()), Some(sig), b""), Err(Rejection::Stale), "{ts}");
         }
         for ts in [NOW - 300, NOW + 300] {
             let sig = sign(b"k", ts, &parts(b""));
-            assert_eq!(
-                check(&["k"], Some(ts.to_string()), Some(sig), b""),
-                Ok(()),
-                "{ts}"
-            );
+            assert_eq!(check(&["k"], Some(ts.to_string()), Some(sig), b""), Ok(()), "{ts}");
         }
     }
 
@@ -229,23 +174,9 @@ mod tests {
     fn malformed_headers_fail() {
         let good = sign(b"k", NOW, &parts(b""));
         let ts = Some(NOW.to_string());
-        assert_eq!(
-            check(&["k"], None, Some(good.clone()), b""),
-            Err(Rejection::MissingTimestamp)
-        );
-        assert_eq!(
-            check(&["k"], ts.clone(), None, b""),
-            Err(Rejection::MissingSignature)
-        );
-        for bad_ts in [
-            "",
-            "-1",
-            "+1790000000",
-            "17900000.0",
-            "abc",
-            "1 2",
-            "9999999999999",
-        ] {
+        assert_eq!(check(&["k"], None, Some(good.clone()), b""), Err(Rejection::MissingTimestamp));
+        assert_eq!(check(&["k"], ts.clone(), None, b""), Err(Rejection::MissingSignature));
+        for bad_ts in ["", "-1", "+1790000000", "17900000.0", "abc", "1 2", "9999999999999"] {
             assert_eq!(
                 check(&["k"], Some(bad_ts.into()), Some(good.clone()), b""),
                 Err(Rejection::MalformedTimestamp),
@@ -274,71 +205,34 @@ mod tests {
     fn uppercase_hex_is_accepted() {
         let sig = sign(b"k", NOW, &parts(b"x"));
         let upper = format!("v1={}", sig[3..].to_uppercase());
-        assert_eq!(
-            check(&["k"], Some(NOW.to_string()), Some(upper), b"x"),
-            Ok(())
-        );
+        assert_eq!(check(&["k"], Some(NOW.to_string()), Some(upper), b"x"), Ok(()));
     }
 
     #[test]
     fn tampered_body_method_path_or_timestamp_fail() {
         let sig = sign(b"k", NOW, &parts(b"{\"active\":true}"));
         assert_eq!(
-            check(
-                &["k"],
-                Some(NOW.to_string()),
-                Some(sig.clone()),
-                b"{\"active\":false}"
-            ),
+            check(&["k"], Some(NOW.to_string()), Some(sig.clone()), b"{\"active\":false}"),
             Err(Rejection::Mismatch)
         );
         assert_eq!(
-            check(
-                &["k"],
-                Some((NOW - 1).to_string()),
-                Some(sig.clone()),
-                b"{\"active\":true}"
-            ),
+            check(&["k"], Some((NOW - 1).to_string()), Some(sig.clone()), b"{\"active\":true}"),
             Err(Rejection::Mismatch)
         );
-        let other_path = SignedParts {
-            method: "PUT",
-            path_and_query: "/v1/partners/p2/settings",
-            body: b"{\"active\":true}",
-        };
+        let other_path =
+            SignedParts { method: "PUT", path_and_query: "/v1/partners/p2/settings", body: b"{\"active\":true}" };
         assert_eq!(
-            verify(
-                &keys(&["k"]),
-                Some(&NOW.to_string()),
-                Some(&sig),
-                &other_path,
-                NOW
-            ),
+            verify(&keys(&["k"]), Some(&NOW.to_string()), Some(&sig), &other_path, NOW),
             Err(Rejection::Mismatch)
         );
-        let other_method = SignedParts {
-            method: "GET",
-            ..other_path
-        };
-        assert!(
-            verify(
-                &keys(&["k"]),
-                Some(&NOW.to_string()),
-                Some(&sig),
-                &other_method,
-                NOW
-            )
-            .is_err()
-        );
+        let other_method = SignedParts { method: "GET", ..other_path };
+        assert!(verify(&keys(&["k"]), Some(&NOW.to_string()), Some(&sig), &other_method, NOW).is_err());
     }
 
     #[test]
     fn no_keys_fails() {
         let sig = sign(b"k", NOW, &parts(b""));
-        assert_eq!(
-            check(&[], Some(NOW.to_string()), Some(sig), b""),
-            Err(Rejection::NoKeys)
-        );
+        assert_eq!(check(&[], Some(NOW.to_string()), Some(sig), b""), Err(Rejection::NoKeys));
     }
 
     proptest! {

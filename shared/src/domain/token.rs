@@ -23,10 +23,7 @@ pub struct TokenInput {
 
 impl std::fmt::Debug for TokenInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenInput")
-            .field("token", &"[REDACTED]")
-            .field("issued_on", &self.issued_on)
-            .finish()
+        f.debug_struct("TokenInput").field("token", &"[REDACTED]").field("issued_on", &self.issued_on).finish()
     }
 }
 
@@ -76,22 +73,12 @@ impl TokenMeta {
     pub fn new(token: &SecretString, issued_on: Date) -> Self {
         let t = token.expose_secret();
         let skip = t.chars().count().saturating_sub(4);
-        Self {
-            last4: t.chars().skip(skip).collect(),
-            issued_on,
-            expires_on: expires_on(issued_on),
-            rejected: false,
-        }
+        Self { last4: t.chars().skip(skip).collect(), issued_on, expires_on: expires_on(issued_on), rejected: false }
     }
 
     /// Whole days from `today` until `expires_on` (0 on the day it expires, negative after).
     pub fn days_left(&self, today: Date) -> i64 {
-        i64::from(
-            self.expires_on
-                .since(today)
-                .map(|s| s.get_days())
-                .unwrap_or(0),
-        )
+        i64::from(self.expires_on.since(today).map(|s| s.get_days()).unwrap_or(0))
     }
 
     pub fn status(&self, today: Date) -> TokenStatus {
@@ -121,14 +108,7 @@ impl TokenMeta {
 
 impl TokenView {
     pub fn not_configured() -> Self {
-        Self {
-            configured: false,
-            last4: None,
-            issued_on: None,
-            expires_on: None,
-            days_left: None,
-            status: None,
-        }
+        Self { configured: false, last4: None, issued_on: None, expires_on: None, days_left: None, status: None }
     }
 
     pub fn of(meta: Option<&TokenMeta>, today: Date) -> Self {
@@ -142,22 +122,19 @@ pub fn clean_token(raw: &str) -> Result<(SecretString, Vec<Warning>), String> {
     let trimmed = raw.trim();
     let mut warnings = Vec::new();
     if trimmed.len() != raw.len() {
-        warnings.push(Warning::new(
-            "token",
-            "blanks around the token were removed",
-        ));
+        warnings.push(Warning::new("token", "blanks around the token were removed"));
     }
     if trimmed.is_empty() {
         return Err("must not be empty".into());
     }
     if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain blanks or control characters; copy the token key again from HipChat (API access)".into());
+        return Err(
+            "must not contain blanks or control characters; copy the token key again from HipChat (API access)".into(),
+        );
     }
     let n = trimmed.chars().count();
     if !(MIN_LEN..=MAX_LEN).contains(&n) {
-        return Err(format!(
-            "must be {MIN_LEN} to {MAX_LEN} characters long, got {n}"
-        ));
+        return Err(format!("must be {MIN_LEN} to {MAX_LEN} characters long, got {n}"));
     }
     Ok((SecretString::from(trimmed.to_owned()), warnings))
 }
@@ -192,10 +169,7 @@ pub fn parse_token_request(
         None => Some(today),
         Some(s) => match parse_date(s) {
             Some(d) if d > today => {
-                errors.push(FieldError::new(
-                    "issued_on",
-                    format!("must not be in the future (today is {today})"),
-                ));
+                errors.push(FieldError::new("issued_on", format!("must not be in the future (today is {today})")));
                 None
             }
             Some(d) => Some(d),
@@ -209,7 +183,10 @@ pub fn parse_token_request(
     match (token, issued_on) {
         (Some((token, mut warnings)), Some(issued_on)) if errors.is_empty() => {
             if expires_on(issued_on) <= today {
-                warnings.push(Warning::new("issued_on", "a token issued on this date has already expired; create a new token in HipChat"));
+                warnings.push(Warning::new(
+                    "issued_on",
+                    "a token issued on this date has already expired; create a new token in HipChat",
+                ));
             }
             Ok((TokenInput { token, issued_on }, warnings))
         }
@@ -262,8 +239,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let (input, _) =
-            parse_token_request(&json!({"token": "VerySecretToken123"}), TODAY).unwrap();
+        let (input, _) = parse_token_request(&json!({"token": "VerySecretToken123"}), TODAY).unwrap();
         let printed = format!("{input:?}");
         assert!(!printed.contains("VerySecretToken123"), "{printed}");
     }
@@ -287,65 +263,37 @@ mod tests {
 
     #[test]
     fn status_follows_the_days_left() {
-        let meta = TokenMeta::new(
-            &SecretString::from("abcdefgh1234".to_owned()),
-            date(2026, 1, 1),
-        );
+        let meta = TokenMeta::new(&SecretString::from("abcdefgh1234".to_owned()), date(2026, 1, 1));
         assert_eq!(meta.expires_on, date(2027, 1, 1));
         assert_eq!(meta.status(date(2026, 12, 1)), TokenStatus::Ok); // 31 days left
         assert_eq!(meta.status(date(2026, 12, 2)), TokenStatus::Expiring); // 30
         assert_eq!(meta.status(date(2026, 12, 31)), TokenStatus::Expiring); // 1
         assert_eq!(meta.status(date(2027, 1, 1)), TokenStatus::Expired); // 0
         assert_eq!(meta.days_left(date(2027, 1, 3)), -2);
-        let rejected = TokenMeta {
-            rejected: true,
-            ..meta
-        };
+        let rejected = TokenMeta { rejected: true, ..meta };
         assert_eq!(rejected.status(date(2026, 6, 1)), TokenStatus::Rejected);
     }
 
     #[test]
     fn request_errors_name_their_fields() {
         let fields = |v: serde_json::Value| -> Vec<String> {
-            parse_token_request(&v, TODAY)
-                .unwrap_err()
-                .into_iter()
-                .map(|e| e.field)
-                .collect()
+            parse_token_request(&v, TODAY).unwrap_err().into_iter().map(|e| e.field).collect()
         };
         assert_eq!(fields(json!({})), ["token"]);
         assert_eq!(fields(json!({"token": 42})), ["token"]);
         assert_eq!(fields(json!({"token": "abc def ghi"})), ["token"]);
-        assert_eq!(
-            fields(json!({"token": "abcdefgh1234", "issued_on": "2026-13-01"})),
-            ["issued_on"]
-        );
-        assert_eq!(
-            fields(json!({"token": "abcdefgh1234", "issued_on": "26-11-01"})),
-            ["issued_on"]
-        );
-        assert_eq!(
-            fields(json!({"token": "abcdefgh1234", "issued_on": "2026-11-26"})),
-            ["issued_on"]
-        );
-        assert_eq!(
-            fields(json!({"token": "abcdefgh1234", "scope": "x"})),
-            ["scope"]
-        );
+        assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "2026-13-01"})), ["issued_on"]);
+        assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "26-11-01"})), ["issued_on"]);
+        assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "2026-11-26"})), ["issued_on"]);
+        assert_eq!(fields(json!({"token": "abcdefgh1234", "scope": "x"})), ["scope"]);
         assert_eq!(fields(json!("abcdefgh1234")), ["(body)"]);
     }
 
     #[test]
     fn an_old_issue_date_is_accepted_with_a_warning() {
-        let (input, w) = parse_token_request(
-            &json!({"token": "abcdefgh1234", "issued_on": "2025-11-01"}),
-            TODAY,
-        )
-        .unwrap();
-        assert_eq!(
-            TokenMeta::new(&input.token, input.issued_on).status(TODAY),
-            TokenStatus::Expired
-        );
+        let (input, w) =
+            parse_token_request(&json!({"token": "abcdefgh1234", "issued_on": "2025-11-01"}), TODAY).unwrap();
+        assert_eq!(TokenMeta::new(&input.token, input.issued_on).status(TODAY), TokenStatus::Expired);
         assert!(w.iter().any(|w| w.field == "issued_on"));
     }
 

@@ -11,10 +11,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -23,11 +20,7 @@ pub type Warning = FieldError;
 
 /// Joins a parent path and a member name: `join("chat", "show_button") == "chat.show_button"`.
 pub fn join(parent: &str, member: &str) -> String {
-    if parent.is_empty() {
-        member.to_owned()
-    } else {
-        format!("{parent}.{member}")
-    }
+    if parent.is_empty() { member.to_owned() } else { format!("{parent}.{member}") }
 }
 
 /// A short, human description of a JSON value's type, for "expected X, got Y" messages.
@@ -54,23 +47,12 @@ pub struct ObjectReader<'a> {
 
 impl<'a> ObjectReader<'a> {
     /// `None` (with an error recorded) when `value` is not an object.
-    pub fn new(
-        value: &'a serde_json::Value,
-        path: &str,
-        errors: &mut Vec<FieldError>,
-    ) -> Option<Self> {
+    pub fn new(value: &'a serde_json::Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Self> {
         match value.as_object() {
-            Some(map) => Some(Self {
-                map,
-                path: path.to_owned(),
-                seen: Vec::new(),
-            }),
+            Some(map) => Some(Self { map, path: path.to_owned(), seen: Vec::new() }),
             None => {
                 let field = if path.is_empty() { "(body)" } else { path };
-                errors.push(FieldError::new(
-                    field,
-                    format!("must be an object, got {}", kind(value)),
-                ));
+                errors.push(FieldError::new(field, format!("must be an object, got {}", kind(value))));
                 None
             }
         }
@@ -92,12 +74,7 @@ impl<'a> ObjectReader<'a> {
         self.seen.extend_from_slice(members);
     }
 
-    pub fn bool(
-        &mut self,
-        member: &'static str,
-        default: Option<bool>,
-        errors: &mut Vec<FieldError>,
-    ) -> Option<bool> {
+    pub fn bool(&mut self, member: &'static str, default: Option<bool>, errors: &mut Vec<FieldError>) -> Option<bool> {
         match self.get(member) {
             None => {
                 if default.is_none() {
@@ -107,10 +84,7 @@ impl<'a> ObjectReader<'a> {
             }
             Some(serde_json::Value::Bool(b)) => Some(*b),
             Some(other) => {
-                errors.push(FieldError::new(
-                    self.path(member),
-                    format!("must be true or false, got {}", kind(other)),
-                ));
+                errors.push(FieldError::new(self.path(member), format!("must be true or false, got {}", kind(other))));
                 default
             }
         }
@@ -122,10 +96,7 @@ impl<'a> ObjectReader<'a> {
             None => None,
             Some(serde_json::Value::String(s)) => Some(s.as_str()),
             Some(other) => {
-                errors.push(FieldError::new(
-                    self.path(member),
-                    format!("must be a string, got {}", kind(other)),
-                ));
+                errors.push(FieldError::new(self.path(member), format!("must be a string, got {}", kind(other))));
                 None
             }
         }
@@ -133,11 +104,7 @@ impl<'a> ObjectReader<'a> {
 
     /// Records an error for every member that was neither read nor ignored.
     pub fn finish(self, errors: &mut Vec<FieldError>) {
-        let mut unknown: Vec<&String> = self
-            .map
-            .keys()
-            .filter(|k| !self.seen.contains(&k.as_str()))
-            .collect();
+        let mut unknown: Vec<&String> = self.map.keys().filter(|k| !self.seen.contains(&k.as_str())).collect();
         unknown.sort();
         for k in unknown {
             errors.push(FieldError::new(join(&self.path, k), "is not a known field"));

@@ -58,10 +58,7 @@ pub enum Precondition {
 /// The partner's settings record, its token metadata and everything else kept under the
 /// partner's key (room mappings, event and reminder records).
 pub trait SettingsStore: Send + Sync {
-    fn get(
-        &self,
-        partner: &PartnerId,
-    ) -> impl Future<Output = Result<Option<StoredSettings>, PortError>> + Send;
+    fn get(&self, partner: &PartnerId) -> impl Future<Output = Result<Option<StoredSettings>, PortError>> + Send;
 
     /// Replaces the settings document, bumping the version, conditionally on `precondition`.
     /// Keeps the token metadata. `Err(Conflict)` when the precondition does not hold.
@@ -82,30 +79,17 @@ pub trait SettingsStore: Send + Sync {
     ) -> impl Future<Output = Result<StoredSettings, PortError>> + Send;
 
     /// Removes the token metadata (no-op when there is none).
-    fn clear_token(
-        &self,
-        partner: &PartnerId,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn clear_token(&self, partner: &PartnerId) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Removes every item of the partner: settings, room mappings, event and reminder records.
     /// Returns how many items were removed.
-    fn delete_partner(
-        &self,
-        partner: &PartnerId,
-    ) -> impl Future<Output = Result<usize, PortError>> + Send;
+    fn delete_partner(&self, partner: &PartnerId) -> impl Future<Output = Result<usize, PortError>> + Send;
 }
 
 /// Where the partner's HipChat token lives (Secrets Manager in production).
 pub trait TokenSecrets: Send + Sync {
-    fn put(
-        &self,
-        partner: &PartnerId,
-        token: &SecretString,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
-    fn get(
-        &self,
-        partner: &PartnerId,
-    ) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
+    fn put(&self, partner: &PartnerId, token: &SecretString) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn get(&self, partner: &PartnerId) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
     /// Deletes the token for good (no recovery window, so a new one can be stored at once).
     /// Succeeds when there is none.
     fn delete(&self, partner: &PartnerId) -> impl Future<Output = Result<(), PortError>> + Send;

@@ -38,11 +38,7 @@ pub fn today(now: Timestamp) -> Date {
 }
 
 fn view(stored: StoredSettings, mut warnings: Vec<Warning>, now: Timestamp) -> SettingsView {
-    warnings.extend(
-        stored
-            .settings
-            .completeness_warnings(stored.token.is_some()),
-    );
+    warnings.extend(stored.settings.completeness_warnings(stored.token.is_some()));
     SettingsView {
         token: TokenView::of(stored.token.as_ref(), today(now)),
         settings: stored.settings,
@@ -53,9 +49,7 @@ fn view(stored: StoredSettings, mut warnings: Vec<Warning>, now: Timestamp) -> S
 }
 
 fn not_found(partner: &PartnerId) -> AppError {
-    AppError::NotFound(format!(
-        "No HipChat settings are stored for partner '{partner}'."
-    ))
+    AppError::NotFound(format!("No HipChat settings are stored for partner '{partner}'."))
 }
 
 pub async fn get_settings(
@@ -63,10 +57,7 @@ pub async fn get_settings(
     partner: &PartnerId,
     now: Timestamp,
 ) -> Result<SettingsView, AppError> {
-    let stored = store
-        .get(partner)
-        .await?
-        .ok_or_else(|| not_found(partner))?;
+    let stored = store.get(partner).await?.ok_or_else(|| not_found(partner))?;
     Ok(view(stored, Vec::new(), now))
 }
 
@@ -82,9 +73,7 @@ pub async fn put_settings(
     if matches!(precondition, Precondition::Versions(v) if v.is_empty()) {
         return Err(AppError::PreconditionFailed);
     }
-    let stored = store
-        .put(partner, &parsed.settings, precondition, now)
-        .await?;
+    let stored = store.put(partner, &parsed.settings, precondition, now).await?;
     Ok(view(stored, parsed.warnings, now))
 }
 
@@ -116,10 +105,7 @@ pub async fn put_token(
     let meta = TokenMeta::new(&input.token, input.issued_on);
     let stored = store.set_token(partner, &meta, now).await?;
     tracing::info!(partner_id = %partner, expires_on = %meta.expires_on, "token stored");
-    Ok(TokenStatusView {
-        token: TokenView::of(stored.token.as_ref(), today),
-        warnings,
-    })
+    Ok(TokenStatusView { token: TokenView::of(stored.token.as_ref(), today), warnings })
 }
 
 /// Removes the token: the secret first, then the metadata.

@@ -20,9 +20,7 @@ use serde_json::Value;
 use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
 
 #[derive(Parser, Debug)]
-#[command(
-    about = "Sign and send a request to the dynaBOARD ↔ HipChat API (or re-sign an event file)"
-)]
+#[command(about = "Sign and send a request to the dynaBOARD ↔ HipChat API (or re-sign an event file)")]
 struct Args {
     /// HTTP method, e.g. GET, PUT, DELETE.
     method: Option<String>,
@@ -60,18 +58,8 @@ fn stack_env() -> HashMap<String, String> {
         if let Ok(text) = std::fs::read_to_string(&f) {
             return text
                 .lines()
-                .filter_map(|l| {
-                    l.trim()
-                        .strip_prefix("export ")
-                        .unwrap_or(l.trim())
-                        .split_once('=')
-                })
-                .map(|(k, v)| {
-                    (
-                        k.trim().to_owned(),
-                        v.trim().trim_matches('\'').trim_matches('"').to_owned(),
-                    )
-                })
+                .filter_map(|l| l.trim().strip_prefix("export ").unwrap_or(l.trim()).split_once('='))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('\'').trim_matches('"').to_owned()))
                 .collect();
         }
         dir = d.parent().map(Path::to_path_buf);
@@ -80,17 +68,14 @@ fn stack_env() -> HashMap<String, String> {
 }
 
 fn setting(flag: Option<String>, var: &str, file: &HashMap<String, String>) -> Option<String> {
-    flag.or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .or_else(|| file.get(var).cloned())
+    flag.or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty())).or_else(|| file.get(var).cloned())
 }
 
 fn read_body(arg: Option<String>) -> Result<String, String> {
     match arg {
         None => Ok(String::new()),
         Some(a) => match a.strip_prefix('@') {
-            Some(path) => {
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
-            }
+            Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}")),
             None => Ok(a),
         },
     }
@@ -103,44 +88,23 @@ fn sign_event(event: &mut Value, key: &str, now: i64) -> Result<(), String> {
         .and_then(Value::as_str)
         .ok_or("event has no requestContext.http.method")?
         .to_owned();
-    let raw_path = event
-        .get("rawPath")
-        .and_then(Value::as_str)
-        .ok_or("event has no rawPath")?
-        .to_owned();
-    let query = event
-        .get("rawQueryString")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let path = if query.is_empty() {
-        raw_path
-    } else {
-        format!("{raw_path}?{query}")
-    };
+    let raw_path = event.get("rawPath").and_then(Value::as_str).ok_or("event has no rawPath")?.to_owned();
+    let query = event.get("rawQueryString").and_then(Value::as_str).unwrap_or("");
+    let path = if query.is_empty() { raw_path } else { format!("{raw_path}?{query}") };
     let body: Vec<u8> = match event.get("body").and_then(Value::as_str) {
         None => Vec::new(),
-        Some(b) if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => B64
-            .decode(b)
-            .map_err(|e| format!("body is not base64: {e}"))?,
+        Some(b) if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => {
+            B64.decode(b).map_err(|e| format!("body is not base64: {e}"))?
+        }
         Some(b) => b.as_bytes().to_vec(),
     };
-    let sig = sign(
-        key.as_bytes(),
-        now,
-        &SignedParts {
-            method: &method,
-            path_and_query: &path,
-            body: &body,
-        },
-    );
+    let sig = sign(key.as_bytes(), now, &SignedParts { method: &method, path_and_query: &path, body: &body });
     let headers = event
         .as_object_mut()
         .ok_or("event is not an object")?
         .entry("headers")
         .or_insert_with(|| Value::Object(Default::default()));
-    let headers = headers
-        .as_object_mut()
-        .ok_or("event headers are not an object")?;
+    let headers = headers.as_object_mut().ok_or("event headers are not an object")?;
     headers.insert(TIMESTAMP_HEADER.into(), Value::String(now.to_string()));
     headers.insert(SIGNATURE_HEADER.into(), Value::String(sig));
     Ok(())
@@ -151,19 +115,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let key = setting(args.key.clone(), "SIGNING_KEY", &file);
     let now = jiff::Timestamp::now().as_second();
     if let Some(path) = &args.sign_event {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let mut event: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-        sign_event(
-            &mut event,
-            &key.ok_or("no signing key: pass --key, set SIGNING_KEY, or run `make run`")?,
-            now,
-        )?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&event).map_err(|e| e.to_string())?
-        );
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut event: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        sign_event(&mut event, &key.ok_or("no signing key: pass --key, set SIGNING_KEY, or run `make run`")?, now)?;
+        println!("{}", serde_json::to_string_pretty(&event).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
     }
     let (Some(method), Some(path)) = (args.method.clone(), args.path.clone()) else {
@@ -176,9 +132,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let url = format!("{}{}", base.trim_end_matches('/'), path);
     let client = reqwest::Client::new();
     let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-    let mut req = client
-        .request(m, &url)
-        .header("content-type", "application/json");
+    let mut req = client.request(m, &url).header("content-type", "application/json");
     if !args.unsigned {
         let key = key.ok_or("no signing key: pass --key, set SIGNING_KEY, or run `make run`")?;
         // Sign what is sent: the path and query as reqwest will put them on the wire.
@@ -190,36 +144,21 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         let sig = sign(
             key.as_bytes(),
             now,
-            &SignedParts {
-                method: &method,
-                path_and_query: &signed_path,
-                body: body.as_bytes(),
-            },
+            &SignedParts { method: &method, path_and_query: &signed_path, body: body.as_bytes() },
         );
-        req = req
-            .header(TIMESTAMP_HEADER, now.to_string())
-            .header(SIGNATURE_HEADER, sig);
+        req = req.header(TIMESTAMP_HEADER, now.to_string()).header(SIGNATURE_HEADER, sig);
     }
     for h in &args.headers {
-        let (n, v) = h
-            .split_once(':')
-            .ok_or_else(|| format!("header {h:?} is not NAME:VALUE"))?;
+        let (n, v) = h.split_once(':').ok_or_else(|| format!("header {h:?} is not NAME:VALUE"))?;
         req = req.header(n.trim(), v.trim());
     }
     if !body.is_empty() {
         req = req.body(body);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("request to {url} failed: {e}"))?;
+    let resp = req.send().await.map_err(|e| format!("request to {url} failed: {e}"))?;
     let status = resp.status();
     if !args.quiet {
-        println!(
-            "{} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        );
+        println!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
         for name in ["content-type", "etag", "location", "retry-after", "allow"] {
             if let Some(v) = resp.headers().get(name).and_then(|v| v.to_str().ok()) {
                 println!("{name}: {v}");
@@ -233,11 +172,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             Err(_) => println!("{text}"),
         }
     }
-    Ok(if args.fail && !status.is_success() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if args.fail && !status.is_success() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 #[tokio::main]
@@ -266,11 +201,7 @@ mod tests {
         let expected = sign(
             b"k",
             1_790_000_000,
-            &SignedParts {
-                method: "GET",
-                path_and_query: "/v1/partners/demo/rooms?q=sup",
-                body: b"",
-            },
+            &SignedParts { method: "GET", path_and_query: "/v1/partners/demo/rooms?q=sup", body: b"" },
         );
         assert_eq!(event["headers"][SIGNATURE_HEADER], expected);
         assert_eq!(event["headers"][TIMESTAMP_HEADER], "1790000000");

@@ -33,11 +33,7 @@ struct Args {
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:9100")]
     listen: SocketAddr,
     /// Base URL of `cargo lambda watch`'s Invoke API.
-    #[arg(
-        long,
-        env = "LAMBDA_INVOKE_URL",
-        default_value = "http://127.0.0.1:9000"
-    )]
+    #[arg(long, env = "LAMBDA_INVOKE_URL", default_value = "http://127.0.0.1:9000")]
     lambda: String,
     /// How long to wait for a function (the first call may start it).
     #[arg(long, default_value_t = 300)]
@@ -54,25 +50,16 @@ struct AppState {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(args.timeout_secs))
-        .build()?;
-    let state = Arc::new(AppState {
-        client,
-        lambda: args.lambda.trim_end_matches('/').to_owned(),
-        next_id: AtomicU64::new(1),
-    });
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(args.timeout_secs)).build()?;
+    let state =
+        Arc::new(AppState { client, lambda: args.lambda.trim_end_matches('/').to_owned(), next_id: AtomicU64::new(1) });
     let app = Router::new().fallback(forward).with_state(state);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "local gateway ready");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
 
@@ -80,8 +67,8 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
@@ -89,12 +76,7 @@ async fn shutdown() {
 }
 
 fn gateway_message(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [("content-type", "application/json")],
-        json!({ "message": message }).to_string(),
-    )
-        .into_response()
+    (status, [("content-type", "application/json")], json!({ "message": message }).to_string()).into_response()
 }
 
 async fn forward(State(state): State<Arc<AppState>>, req: Request) -> Response {
@@ -112,19 +94,8 @@ async fn forward(State(state): State<Arc<AppState>>, req: Request) -> Response {
         }
     };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let event = build_event(
-        &route,
-        &method,
-        &raw_path,
-        &raw_query,
-        &parts.headers,
-        &body,
-        id,
-    );
-    let url = format!(
-        "{}/2015-03-31/functions/{}/invocations",
-        state.lambda, route.function
-    );
+    let event = build_event(&route, &method, &raw_path, &raw_query, &parts.headers, &body, id);
+    let url = format!("{}/2015-03-31/functions/{}/invocations", state.lambda, route.function);
     let started = std::time::Instant::now();
     let answer = match state.client.post(&url).json(&event).send().await {
         Ok(r) => r,
@@ -189,10 +160,7 @@ fn build_event(
     };
     let now = jiff::Timestamp::now();
     let route_key = format!("{method} {}", route.template);
-    let user_agent = headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut event = json!({
         "version": "2.0",
         "routeKey": route_key,
@@ -236,52 +204,30 @@ fn into_http_response(invoke_status: reqwest::StatusCode, payload: &Value) -> Re
         tracing::error!(%invoke_status, error_type = %payload.get("errorType").unwrap_or(&serde_json::Value::Null), "function failed");
         return gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
-    let mut builder = Response::builder()
-        .status(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    let mut builder =
+        Response::builder().status(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     if let Some(h) = builder.headers_mut() {
-        for (name, value) in payload
-            .get("headers")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            if let (Ok(n), Some(Ok(v))) = (
-                HeaderName::try_from(name.as_str()),
-                value.as_str().map(HeaderValue::from_str),
-            ) {
+        for (name, value) in payload.get("headers").and_then(Value::as_object).into_iter().flatten() {
+            if let (Ok(n), Some(Ok(v))) =
+                (HeaderName::try_from(name.as_str()), value.as_str().map(HeaderValue::from_str))
+            {
                 h.append(n, v);
             }
         }
-        for (name, values) in payload
-            .get("multiValueHeaders")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
+        for (name, values) in payload.get("multiValueHeaders").and_then(Value::as_object).into_iter().flatten() {
             let Ok(n) = HeaderName::try_from(name.as_str()) else {
                 continue;
             };
             if h.contains_key(&n) {
                 continue;
             }
-            for v in values
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
+            for v in values.as_array().into_iter().flatten().filter_map(Value::as_str) {
                 if let Ok(v) = HeaderValue::from_str(v) {
                     h.append(n.clone(), v);
                 }
             }
         }
-        for c in payload
-            .get("cookies")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
+        for c in payload.get("cookies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
             if let Ok(v) = HeaderValue::from_str(c) {
                 h.append("set-cookie", v);
             }
@@ -294,7 +240,5 @@ fn into_http_response(invoke_status: reqwest::StatusCode, payload: &Value) -> Re
         }
         Some(b) => Body::from(b.to_owned()),
     };
-    builder.body(body).unwrap_or_else(|_| {
-        gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-    })
+    builder.body(body).unwrap_or_else(|_| gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
 }

@@ -22,31 +22,24 @@ pub struct Matched {
 /// Matches like API Gateway: literal segments equal, `{name}` takes one non-empty segment.
 pub fn match_route(method: &str, path: &str) -> Option<Matched> {
     let segs: Vec<&str> = path.split('/').collect();
-    ROUTES
-        .iter()
-        .filter(|(m, _, _)| *m == method)
-        .find_map(|(_, template, function)| {
-            let tsegs: Vec<&str> = template.split('/').collect();
-            if tsegs.len() != segs.len() {
-                return None;
-            }
-            let mut params = Map::new();
-            for (t, s) in tsegs.iter().zip(&segs) {
-                match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                    Some(name) if !s.is_empty() => {
-                        params.insert(name.to_owned(), Value::String((*s).to_owned()));
-                    }
-                    Some(_) => return None,
-                    None if t == s => {}
-                    None => return None,
+    ROUTES.iter().filter(|(m, _, _)| *m == method).find_map(|(_, template, function)| {
+        let tsegs: Vec<&str> = template.split('/').collect();
+        if tsegs.len() != segs.len() {
+            return None;
+        }
+        let mut params = Map::new();
+        for (t, s) in tsegs.iter().zip(&segs) {
+            match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(name) if !s.is_empty() => {
+                    params.insert(name.to_owned(), Value::String((*s).to_owned()));
                 }
+                Some(_) => return None,
+                None if t == s => {}
+                None => return None,
             }
-            Some(Matched {
-                template,
-                function,
-                params,
-            })
-        })
+        }
+        Some(Matched { template, function, params })
+    })
 }
 
 #[cfg(test)]
@@ -67,9 +60,7 @@ mod tests {
     /// every route here is in the template.
     #[test]
     fn agrees_with_the_sam_template() {
-        let template =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
-                .unwrap();
+        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml")).unwrap();
         let mut in_template = Vec::new();
         let mut function = String::new();
         let mut path = String::new();
@@ -83,10 +74,8 @@ mod tests {
                 in_template.push((m.trim().to_uppercase(), path.clone(), function.clone()));
             }
         }
-        let mut ours: Vec<(String, String, String)> = ROUTES
-            .iter()
-            .map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string()))
-            .collect();
+        let mut ours: Vec<(String, String, String)> =
+            ROUTES.iter().map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string())).collect();
         in_template.sort();
         ours.sort();
         assert_eq!(in_template, ours);

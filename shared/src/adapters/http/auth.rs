@@ -29,11 +29,7 @@ pub struct Authenticator<K> {
 
 impl<K: SigningKeySource> Authenticator<K> {
     pub fn new(source: K, ttl: Duration) -> Self {
-        Self {
-            source,
-            ttl,
-            cache: RwLock::new(None),
-        }
+        Self { source, ttl, cache: RwLock::new(None) }
     }
 
     /// The key source (tests count its loads).
@@ -42,30 +38,20 @@ impl<K: SigningKeySource> Authenticator<K> {
     }
 
     async fn keys(&self, force: bool) -> Result<(Arc<Vec<SecretString>>, Instant), AppError> {
-        if !force
-            && let Some(c) = self
-                .cache
-                .read()
-                .await
-                .as_ref()
-                .filter(|c| c.loaded.elapsed() < self.ttl)
-        {
+        if !force && let Some(c) = self.cache.read().await.as_ref().filter(|c| c.loaded.elapsed() < self.ttl) {
             return Ok((c.keys.clone(), c.loaded));
         }
         let mut guard = self.cache.write().await;
         // Another request may have reloaded while we waited for the lock.
-        if let Some(c) = guard.as_ref().filter(|c| {
-            c.loaded.elapsed() < self.ttl
-                && (!force || c.loaded.elapsed() < REFRESH_ON_MISMATCH_AFTER)
-        }) {
+        if let Some(c) = guard
+            .as_ref()
+            .filter(|c| c.loaded.elapsed() < self.ttl && (!force || c.loaded.elapsed() < REFRESH_ON_MISMATCH_AFTER))
+        {
             return Ok((c.keys.clone(), c.loaded));
         }
         let keys = Arc::new(self.source.load().await?);
         let loaded = Instant::now();
-        *guard = Some(Cached {
-            keys: keys.clone(),
-            loaded,
-        });
+        *guard = Some(Cached { keys: keys.clone(), loaded });
         Ok((keys, loaded))
     }
 
@@ -76,15 +62,8 @@ impl<K: SigningKeySource> Authenticator<K> {
         let path = signed_path(req);
         // The MAC covers the raw body; an over-long body is refused after authentication.
         let body: &[u8] = req.body().as_ref();
-        let parts = SignedParts {
-            method: req.method().as_str(),
-            path_and_query: &path,
-            body,
-        };
-        let (ts, sig) = (
-            header(signature::TIMESTAMP_HEADER),
-            header(signature::SIGNATURE_HEADER),
-        );
+        let parts = SignedParts { method: req.method().as_str(), path_and_query: &path, body };
+        let (ts, sig) = (header(signature::TIMESTAMP_HEADER), header(signature::SIGNATURE_HEADER));
         let (keys, loaded) = self.keys(false).await?;
         let mut result = signature::verify(&keys, ts, sig, &parts, now);
         if result == Err(Rejection::Mismatch) && loaded.elapsed() >= REFRESH_ON_MISMATCH_AFTER {

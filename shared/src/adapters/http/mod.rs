@@ -22,11 +22,7 @@ pub const JSON: &str = "application/json";
 /// The path and `?query` of a request exactly as the client sent it (what is signed).
 pub fn signed_path(req: &Request) -> String {
     let raw = req.raw_http_path();
-    let path = if raw.is_empty() {
-        req.uri().path()
-    } else {
-        raw
-    };
+    let path = if raw.is_empty() { req.uri().path() } else { raw };
     match req.uri().query() {
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
         _ => path.to_owned(),
@@ -36,11 +32,7 @@ pub fn signed_path(req: &Request) -> String {
 /// The request path without query (what we route on).
 pub fn route_path(req: &Request) -> &str {
     let raw = req.raw_http_path();
-    if raw.is_empty() {
-        req.uri().path()
-    } else {
-        raw
-    }
+    if raw.is_empty() { req.uri().path() } else { raw }
 }
 
 /// Splits `/v1/partners/{partner_id}/<rest>` into the validated partner id and `<rest>`
@@ -58,9 +50,7 @@ pub fn partner_route(path: &str) -> Option<Result<(PartnerId, &str), AppError>> 
 pub fn body_bytes(req: &Request) -> Result<&[u8], AppError> {
     let b: &[u8] = req.body().as_ref();
     if b.len() > MAX_BODY_BYTES {
-        return Err(AppError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+        return Err(AppError::PayloadTooLarge { limit: MAX_BODY_BYTES });
     }
     Ok(b)
 }
@@ -78,10 +68,7 @@ pub fn json_body(req: &Request) -> Result<Value, AppError> {
             serde_json::error::Category::Data => "is not valid JSON",
             serde_json::error::Category::Io => "could not be read",
         };
-        AppError::validation(
-            "(body)",
-            format!("the body {what} (line {}, column {})", e.line(), e.column()),
-        )
+        AppError::validation("(body)", format!("the body {what} (line {}, column {})", e.line(), e.column()))
     })
 }
 
@@ -100,13 +87,7 @@ pub fn if_match(req: &Request) -> Precondition {
     let versions = raw
         .split(',')
         .take(10)
-        .filter_map(|tag| {
-            tag.trim()
-                .strip_prefix('"')?
-                .strip_suffix('"')?
-                .parse::<u64>()
-                .ok()
-        })
+        .filter_map(|tag| tag.trim().strip_prefix('"')?.strip_suffix('"')?.parse::<u64>().ok())
         .collect();
     Precondition::Versions(versions)
 }
@@ -173,8 +154,7 @@ pub fn problem_response(e: &AppError) -> Response<Body> {
 fn fallback_500() -> Response<Body> {
     let mut r = Response::new(Body::Text(r#"{"type":"/problems/internal","title":"Internal Server Error","status":500,"detail":"An internal error occurred; it has been logged."}"#.into()));
     *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     r
 }
 
@@ -201,8 +181,7 @@ mod tests {
 
     fn req_with(if_match: &str) -> Request {
         let mut r = Request::default();
-        r.headers_mut()
-            .insert(header::IF_MATCH, HeaderValue::from_str(if_match).unwrap());
+        r.headers_mut().insert(header::IF_MATCH, HeaderValue::from_str(if_match).unwrap());
         r
     }
 
@@ -213,28 +192,16 @@ mod tests {
         let (_, rest) = partner_route("/v1/partners/p1").unwrap().unwrap();
         assert_eq!(rest, "");
         assert!(partner_route("/v2/partners/p1/settings").is_none());
-        assert!(matches!(
-            partner_route("/v1/partners/a%20b/settings"),
-            Some(Err(AppError::Validation(_)))
-        ));
+        assert!(matches!(partner_route("/v1/partners/a%20b/settings"), Some(Err(AppError::Validation(_)))));
     }
 
     #[test]
     fn if_match_forms() {
         assert_eq!(if_match(&Request::default()), Precondition::None);
         assert_eq!(if_match(&req_with("*")), Precondition::Exists);
-        assert_eq!(
-            if_match(&req_with("\"3\"")),
-            Precondition::Versions(vec![3])
-        );
-        assert_eq!(
-            if_match(&req_with("\"3\", \"4\"")),
-            Precondition::Versions(vec![3, 4])
-        );
-        assert_eq!(
-            if_match(&req_with("W/\"3\"")),
-            Precondition::Versions(vec![])
-        );
+        assert_eq!(if_match(&req_with("\"3\"")), Precondition::Versions(vec![3]));
+        assert_eq!(if_match(&req_with("\"3\", \"4\"")), Precondition::Versions(vec![3, 4]));
+        assert_eq!(if_match(&req_with("W/\"3\"")), Precondition::Versions(vec![]));
         assert_eq!(if_match(&req_with("3")), Precondition::Versions(vec![]));
     }
 

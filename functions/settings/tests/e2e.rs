@@ -1,0 +1,159 @@
+//! End to end through the local gateway and `cargo lambda watch` (the real Lambda runtime
+//! API emulator), with signed requests, against moto. Run by `make test`.
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
+
+struct Api {
+    base: String,
+    key: String,
+    client: Client,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl Api {
+    fn from_env() -> Self {
+        let var = |n: &str| std::env::var(n).unwrap_or_else(|_| panic!("{n} is not set: run through `make test`"));
+        Self { base: var("API_BASE_URL"), key: var("SIGNING_KEY"), client: Client::new() }
+    }
+
+    async fn send(&self, method: Method, path: &str, body: &str, signed: bool, extra: &[(&str, &str)]) -> Answer {
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if signed {
+            let now = jiff::Timestamp::now().as_second();
+            let sig = sign(
+                self.key.as_bytes(),
+                now,
+                &SignedParts { method: method.as_str(), path_and_query: path, body: body.as_bytes() },
+            );
+            req = req.header(TIMESTAMP_HEADER, now.to_string()).header(SIGNATURE_HEADER, sig);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        let resp = req.body(body.to_owned()).send().await.expect("the local gateway answers");
+        Answer { status: resp.status(), headers: resp.headers().clone(), text: resp.text().await.unwrap() }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: &str) -> Answer {
+        self.send(method, path, body, true, &[]).await
+    }
+}
+
+fn partner() -> String {
+    format!("e2e-{}", jiff::Timestamp::now().as_nanosecond() % 1_000_000_000_000)
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn settings_and_token_end_to_end() {
+    let api = Api::from_env();
+    let p = format!("/v1/partners/{}", partner());
+    const TOKEN: &str = "E2eDistinctiveTokenValue4242";
+    let mut responses = Vec::new();
+
+    let none = api.call(Method::GET, &format!("{p}/settings"), "").await;
+    assert_eq!(none.status, 404, "{}", none.text);
+    assert_eq!(none.headers["content-type"], "application/problem+json");
+
+    let doc = json!({
+        "active": true,
+        "hipchat_url": "https://hipchat.example.com/v2/",
+        "notification_room_id": 4711,
+        "language": "de",
+        "chat": {"show_button": true, "button_position": "bottom",
+                 "service_hours": {"timezone": "Europe/Vienna",
+                                   "days": {"monday": [{"from": "08:00", "to": "12:00"}, {"from": "13:00", "to": "17:00"}],
+                                            "friday": [{"from": "22:00", "to": "02:00"}]},
+                                   "closed_dates": ["2026-12-24"]}},
+        "notifications": {"login_logout": "customers", "comment_created": true, "issue_created": true, "issue_approval": false}
+    });
+    let put = api.call(Method::PUT, &format!("{p}/settings"), &doc.to_string()).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let body = put.json();
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["hipchat_url"], "https://hipchat.example.com");
+    assert_eq!(body["warnings"][0]["field"], "hipchat_url");
+    assert_eq!(put.headers["etag"], "\"1\"");
+    responses.push(put.text);
+
+    let got = api.call(Method::GET, &format!("{p}/settings"), "").await;
+    assert_eq!(got.status, 200);
+    let body = got.json();
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["language"], "de");
+    assert_eq!(body["chat"]["service_hours"]["days"]["friday"][0], json!({"from": "22:00", "to": "02:00"}));
+    assert_eq!(body["token"], json!({"configured": false}));
+    responses.push(got.text.clone());
+
+    // A stale If-Match loses; the current one wins.
+    let stale = api.send(Method::PUT, &format!("{p}/settings"), &got.text, true, &[("if-match", "\"0\"")]).await;
+    assert_eq!(stale.status, 412, "{}", stale.text);
+    let fresh = api.send(Method::PUT, &format!("{p}/settings"), &got.text, true, &[("if-match", "\"1\"")]).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text);
+    assert_eq!(fresh.json()["version"], 2);
+
+    let tok = api.call(Method::PUT, &format!("{p}/token"), &json!({"token": format!(" {TOKEN} ")}).to_string()).await;
+    assert_eq!(tok.status, 200, "{}", tok.text);
+    assert_eq!(tok.json()["last4"], "4242");
+    assert_eq!(tok.json()["warnings"][0]["field"], "token");
+    responses.push(tok.text);
+
+    let got = api.call(Method::GET, &format!("{p}/settings"), "").await;
+    let body = got.json();
+    assert_eq!(body["token"]["configured"], true);
+    assert_eq!(body["token"]["last4"], "4242");
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    assert_eq!(body["token"]["issued_on"], today.to_string());
+    assert_eq!(body["token"]["expires_on"], shared::domain::token::expires_on(today).to_string());
+    assert_eq!(body["token"]["status"], "ok");
+    assert_eq!(body["version"], 2, "a token change does not bump the settings version");
+    responses.push(got.text);
+
+    let invalid = api
+        .call(Method::PUT, &format!("{p}/settings"), r#"{"active": true, "hipchat_url": "ftp://x", "colour": 1}"#)
+        .await;
+    assert_eq!(invalid.status, 422);
+    let fields: Vec<String> =
+        invalid.json()["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(fields, ["hipchat_url", "colour"]);
+
+    let big = format!("{{\"active\": false, \"x\": \"{}\"}}", "y".repeat(70 * 1024));
+    assert_eq!(api.call(Method::PUT, &format!("{p}/settings"), &big).await.status, 413);
+
+    let unsigned = api.send(Method::GET, &format!("{p}/settings"), "", false, &[]).await;
+    assert_eq!(unsigned.status, 401);
+    assert_eq!(unsigned.json()["type"], "/problems/unauthorized");
+
+    assert_eq!(api.call(Method::DELETE, &format!("{p}/token"), "").await.status, 204);
+    assert_eq!(api.call(Method::GET, &format!("{p}/settings"), "").await.json()["token"], json!({"configured": false}));
+    assert_eq!(api.call(Method::DELETE, &format!("{p}/settings"), "").await.status, 204);
+    assert_eq!(api.call(Method::GET, &format!("{p}/settings"), "").await.status, 404);
+
+    for r in &responses {
+        assert!(!r.contains(TOKEN), "the token leaked into a response: {r}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn unknown_routes_get_the_gateways_404() {
+    let api = Api::from_env();
+    let r = api.call(Method::GET, "/v1/partners/p1/nothing", "").await;
+    assert_eq!(r.status, 404);
+}

@@ -1,0 +1,191 @@
+//! The DynamoDB settings store against moto (real SDK, real wire protocol).
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::{clients, stack_var, unique_partner};
+use jiff::Timestamp;
+use jiff::civil::date;
+use secrecy::SecretString;
+use serde_json::json;
+use shared::adapters::dynamo::{DynamoSettingsStore, TOKEN_EXPIRY_INDEX, partner_pk};
+use shared::domain::settings::{Settings, parse_settings};
+use shared::domain::token::TokenMeta;
+use shared::ports::{PortError, Precondition, SettingsStore};
+
+async fn store() -> (DynamoSettingsStore, aws_sdk_dynamodb::Client, String) {
+    let c = clients().await;
+    let table = stack_var("TABLE_NAME");
+    (DynamoSettingsStore::new(c.dynamodb.clone(), &table), c.dynamodb, table)
+}
+
+fn sample() -> Settings {
+    parse_settings(&json!({
+        "active": true,
+        "hipchat_url": "https://hipchat.example.com",
+        "notification_room_id": 4711,
+        "chat": {"show_button": true, "service_hours": {"timezone": "Europe/Vienna",
+                 "days": {"friday": [{"from": "22:00", "to": "02:00"}]}, "closed_dates": ["2026-12-24"]}},
+        "notifications": {"login_logout": "customers_and_partners", "issue_created": true}
+    }))
+    .unwrap()
+    .settings
+}
+
+fn now() -> Timestamp {
+    "2026-11-25T10:00:00Z".parse().unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn put_get_round_trip_with_versions() {
+    let (s, _, _) = store().await;
+    let p = unique_partner("rt");
+    assert_eq!(s.get(&p).await.unwrap(), None);
+    let first = s.put(&p, &sample(), &Precondition::None, now()).await.unwrap();
+    assert_eq!(first.version, 1);
+    assert_eq!(first.settings, sample());
+    let got = s.get(&p).await.unwrap().unwrap();
+    assert_eq!(got, first);
+    let second = s.put(&p, &Settings::inactive(), &Precondition::Versions(vec![1]), now()).await.unwrap();
+    assert_eq!(second.version, 2);
+    assert_eq!(s.get(&p).await.unwrap().unwrap().settings, Settings::inactive());
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn conditional_version_conflicts() {
+    let (s, _, _) = store().await;
+    let p = unique_partner("cond");
+    // If-Match on something that does not exist.
+    assert!(matches!(s.put(&p, &sample(), &Precondition::Exists, now()).await, Err(PortError::Conflict)));
+    assert!(matches!(s.put(&p, &sample(), &Precondition::Versions(vec![1]), now()).await, Err(PortError::Conflict)));
+    s.put(&p, &sample(), &Precondition::None, now()).await.unwrap();
+    assert!(matches!(s.put(&p, &sample(), &Precondition::Versions(vec![7]), now()).await, Err(PortError::Conflict)));
+    assert_eq!(s.put(&p, &sample(), &Precondition::Versions(vec![7, 1]), now()).await.unwrap().version, 2);
+    assert_eq!(s.put(&p, &sample(), &Precondition::Exists, now()).await.unwrap().version, 3);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn concurrent_writers_on_one_version_one_wins() {
+    let (s, _, _) = store().await;
+    let s = Arc::new(s);
+    let p = unique_partner("race");
+    s.put(&p, &sample(), &Precondition::None, now()).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..10u64 {
+        let (s, p) = (s.clone(), p.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut doc = sample();
+            doc.notification_room_id = Some(100 + i);
+            s.put(&p, &doc, &Precondition::Versions(vec![1]), now()).await.map(|st| (st, i))
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(w) => winners.push(w),
+            Err(PortError::Conflict) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one writer wins");
+    let stored = s.get(&p).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.settings.notification_room_id, Some(100 + winners[0].1));
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn token_metadata_lives_beside_the_settings_and_in_the_sparse_index() {
+    let (s, client, table) = store().await;
+    let p = unique_partner("tok");
+    let meta = TokenMeta::new(&SecretString::from("abcdefgh12345678".to_owned()), date(2026, 11, 25));
+    // Token before settings: a minimal inactive record.
+    let stored = s.set_token(&p, &meta, now()).await.unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.settings, Settings::inactive());
+    assert_eq!(stored.token.as_ref(), Some(&meta));
+    // Settings writes keep the token.
+    let after = s.put(&p, &sample(), &Precondition::Versions(vec![1]), now()).await.unwrap();
+    assert_eq!(after.token.as_ref(), Some(&meta));
+    assert_eq!(after.version, 2);
+    // The index finds it by expiry date.
+    let found = client
+        .query()
+        .table_name(&table)
+        .index_name(TOKEN_EXPIRY_INDEX)
+        .key_condition_expression("token_gsi_pk = :t AND token_expires_on = :d")
+        .expression_attribute_values(":t", AttributeValue::S("TOKEN".into()))
+        .expression_attribute_values(":d", AttributeValue::S("2027-11-25".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(found.items().iter().any(|i| i.get("pk") == Some(&AttributeValue::S(partner_pk(&p)))));
+    // Clearing the token removes the metadata and the index attributes.
+    s.clear_token(&p).await.unwrap();
+    let raw = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(partner_pk(&p)))
+        .key("sk", AttributeValue::S("SETTINGS".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(!raw.contains_key("token") && !raw.contains_key("token_gsi_pk") && !raw.contains_key("token_expires_on"));
+    assert_eq!(s.get(&p).await.unwrap().unwrap().settings, sample());
+    // Clearing again, or for a partner without settings, is fine.
+    s.clear_token(&p).await.unwrap();
+    s.clear_token(&unique_partner("none")).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn delete_partner_removes_settings_rooms_and_records_only_of_that_partner() {
+    let (s, client, table) = store().await;
+    let p = unique_partner("del");
+    let other = unique_partner("keep");
+    s.put(&p, &sample(), &Precondition::None, now()).await.unwrap();
+    s.put(&other, &sample(), &Precondition::None, now()).await.unwrap();
+    // 30 room mappings (more than one BatchWriteItem of 25) and an event record.
+    let mut sks: Vec<String> = (0..30).map(|i| format!("ROOM#user-{i}")).collect();
+    sks.push("EVENT#e-1".into());
+    for sk in &sks {
+        client
+            .put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S(partner_pk(&p)))
+            .item("sk", AttributeValue::S(sk.clone()))
+            .item("room_id", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.delete_partner(&p).await.unwrap(), 32);
+    let left = client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(partner_pk(&p)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.count(), 0);
+    assert!(s.get(&other).await.unwrap().is_some(), "other partners are untouched");
+    assert_eq!(s.delete_partner(&p).await.unwrap(), 0);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn an_unreachable_endpoint_is_unavailable() {
+    let sdk = shared::adapters::aws::load_sdk_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url("http://127.0.0.1:9").build();
+    let s = DynamoSettingsStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "nope");
+    let err = s.get(&unique_partner("down")).await.unwrap_err();
+    assert!(matches!(err, PortError::Unavailable { .. }), "{err:?}");
+}

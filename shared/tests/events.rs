@@ -1,0 +1,30 @@
+//! Every file in events/ parses as the event its function receives, and names a function
+//! that exists.
+
+use std::path::Path;
+
+#[test]
+fn every_event_file_parses() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root.join("events")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let function = name.split('.').next().unwrap();
+        assert!(root.join("functions").join(function).join("Cargo.toml").exists(), "{name}: no function '{function}'");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        match value.get("version").and_then(|v| v.as_str()) {
+            Some("2.0") => {
+                let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(req.uri().path().starts_with("/v1/partners/"), "{name}");
+            }
+            _ => panic!("{name}: not an API Gateway payload-format-2.0 event"),
+        }
+        seen += 1;
+    }
+    assert!(seen >= 3, "expected sample events, found {seen}");
+}
