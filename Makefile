@@ -41,6 +41,7 @@ lint: venv
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/openapi-spec-validator infra/openapi.yaml
 
 test: venv lint
 	cargo build --workspace --bins --tests --quiet

@@ -1,5 +1,6 @@
 //! The routes of the HTTP API and the function behind each: the same set as the
-//! `HttpApi` events in infra/template.yaml (a test in this crate checks they agree).
+//! `HttpApi` events in infra/template.yaml and the operations in infra/openapi.yaml
+//! (tests in this module check that the three agree).
 
 use serde_json::{Map, Value};
 
@@ -79,5 +80,31 @@ mod tests {
         in_template.sort();
         ours.sort();
         assert_eq!(in_template, ours);
+    }
+
+    /// Every operation of the OpenAPI document has a route here, and every route is documented.
+    #[test]
+    fn agrees_with_the_openapi_document() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.yaml")).unwrap();
+        let mut documented = Vec::new();
+        let mut in_paths = false;
+        let mut path = String::new();
+        for line in doc.lines() {
+            if line == "paths:" {
+                in_paths = true;
+            } else if in_paths && !line.starts_with(' ') && !line.is_empty() {
+                in_paths = false;
+            } else if in_paths && line.starts_with("  /") {
+                path = line.trim().trim_end_matches(':').to_owned();
+            } else if in_paths
+                && let Some(m) = ["get", "put", "post", "delete", "patch"].iter().find(|m| line == format!("    {m}:"))
+            {
+                documented.push((m.to_uppercase(), path.clone()));
+            }
+        }
+        let mut ours: Vec<(String, String)> = ROUTES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        documented.sort();
+        ours.sort();
+        assert_eq!(documented, ours);
     }
 }
