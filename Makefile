@@ -57,7 +57,7 @@ invoke: build
 	@set -a; . .local/stack.env; set +a; \
 	  case "$(EVENT)" in *bad-signature*) cp "$(EVENT)" .local/event.json ;; \
 	    *) target/debug/call --sign-event "$(EVENT)" > .local/event.json ;; esac; \
-	  cargo lambda invoke "$(FN)" --invoke-port "$$LAMBDA_PORT" --data-file .local/event.json
+	  cargo lambda invoke "$(FN)" --invoke-address 127.0.0.1 --invoke-port "$$LAMBDA_PORT" --data-file .local/event.json
 
 clean:
 	rm -rf .local
