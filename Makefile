@@ -45,6 +45,9 @@ lint: venv
 
 test: venv lint
 	cargo build --workspace --bins --tests --quiet
+	@# Last, the binaries as `cargo lambda watch` runs them (without dev-dependency features),
+	@# so the watcher starts them without rebuilding.
+	cargo build --workspace --bins --quiet
 	$(PY) infra/local/stack.py test -- cargo test --workspace -- --include-ignored
 
 fmt:

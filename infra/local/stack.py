@@ -191,6 +191,8 @@ class Stack:
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+            # JSON log lines as in the cloud for tests (they read them); text for `make run`.
+            **({} if self.foreground_logs else {"AWS_LAMBDA_LOG_FORMAT": "JSON"}),
         }
 
     def start_functions(self, reload):
@@ -213,6 +215,8 @@ class Stack:
         wait_for_port(port, proc, "functions", timeout=300)
         self.env["LAMBDA_INVOKE_URL"] = f"http://127.0.0.1:{port}"
         self.env["LAMBDA_PORT"] = str(port)
+        if not self.foreground_logs:
+            self.env["FUNCTIONS_LOG"] = str(LOGS / "functions.log")
         log(f"cargo lambda watch on {self.env['LAMBDA_INVOKE_URL']} ({', '.join(FUNCTIONS)})")
 
     def start_gateway(self):

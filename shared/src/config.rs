@@ -18,12 +18,20 @@ pub struct Config {
 }
 
 /// A variable is missing or has a value we cannot use. Names the variable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("environment variable {0} is not set (or empty)")]
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+/// `main` returns this error at cold start and the runtime prints it with `Debug`: show the
+/// sentence that names the variable.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Config {
@@ -44,12 +52,13 @@ impl Config {
                 .parse::<u64>()
                 .map_err(|e| ConfigError::Invalid { name: "SIGNING_KEYS_TTL_SECONDS", reason: e.to_string() })?,
         };
+        let table_name = required("TABLE_NAME")?;
         let secret_prefix = required("SECRET_PREFIX")?.trim_end_matches('/').to_owned();
         if secret_prefix.is_empty() {
             return Err(ConfigError::Invalid { name: "SECRET_PREFIX", reason: "must not be only slashes".into() });
         }
         Ok(Self {
-            table_name: required("TABLE_NAME")?,
+            table_name,
             secret_prefix,
             signing_secret_id: required("SIGNING_SECRET_ID")?,
             signing_keys_ttl: Duration::from_secs(ttl_secs),
@@ -87,7 +96,7 @@ mod tests {
         assert_eq!(e, ConfigError::Missing("SIGNING_SECRET_ID"));
         assert!(e.to_string().contains("SIGNING_SECRET_ID"));
         let e = Config::from_lookup(lookup(&[("TABLE_NAME", " ")])).unwrap_err();
-        assert_eq!(e, ConfigError::Missing("SECRET_PREFIX"));
+        assert_eq!(e, ConfigError::Missing("TABLE_NAME"));
     }
 
     #[test]

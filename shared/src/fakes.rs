@@ -1,4 +1,4 @@
-//! In-memory fakes of the ports, for handler tests (feature `fakes`). They keep the same
+//! In-memory fakes of the ports, for handler tests. They keep the same
 //! contract as the adapters (conditional writes, cascade delete) and count calls.
 
 use std::collections::HashMap;

@@ -19,5 +19,7 @@ pub mod ports;
 pub mod service;
 pub mod telemetry;
 
-#[cfg(any(test, feature = "fakes"))]
+/// In-memory fakes of the ports for handler tests. Always compiled (not behind a feature),
+/// so test and non-test builds of the workspace share one build of this crate and
+/// `cargo lambda watch` never rebuilds what `make test` built; unused, it is not linked in.
 pub mod fakes;

@@ -148,6 +148,24 @@ async fn settings_and_token_end_to_end() {
     for r in &responses {
         assert!(!r.contains(TOKEN), "the token leaked into a response: {r}");
     }
+
+    // The functions log JSON lines (AWS_LAMBDA_LOG_FORMAT=JSON, as in the cloud), one per
+    // request with method, path and status, and never the token or the signing key.
+    if let Ok(log_path) = std::env::var("FUNCTIONS_LOG") {
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        assert!(!log.contains(TOKEN), "the token leaked into the function log");
+        assert!(!log.contains(&api.key), "the signing key leaked into the function log");
+        let request_lines: Vec<serde_json::Value> = log
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|v: &serde_json::Value| v["fields"]["message"] == "request")
+            .collect();
+        assert!(
+            request_lines.iter().any(|v| v["fields"]["status"] == 412 && v["fields"]["method"] == "PUT"),
+            "no JSON request line for the 412 in {log_path}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,68 @@
+//! The settings use cases on the real adapters (DynamoDB and Secrets Manager on moto):
+//! the token goes to Secrets Manager and only its metadata to the table; deleting the
+//! settings removes the secret and every item of the partner.
+
+mod common;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::{clients, stack_var, unique_partner};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use shared::adapters::dynamo::{DynamoSettingsStore, partner_pk};
+use shared::adapters::secrets::SecretsManagerTokens;
+use shared::ports::{Precondition, TokenSecrets};
+use shared::service::settings as svc;
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn token_and_delete_cascade_on_real_adapters() {
+    let c = clients().await;
+    let table = stack_var("TABLE_NAME");
+    let store = DynamoSettingsStore::new(c.dynamodb.clone(), &table);
+    let secrets = SecretsManagerTokens::new(c.secrets.clone(), stack_var("SECRET_PREFIX"));
+    let p = unique_partner("svc");
+    let now = jiff::Timestamp::now();
+    const TOKEN: &str = "ServiceLevelToken7777";
+
+    let doc = json!({"active": true, "hipchat_url": "https://hipchat.example.com", "notification_room_id": 12});
+    svc::put_settings(&store, &p, &doc, &Precondition::None, now).await.unwrap();
+    let status = svc::put_token(&store, &secrets, &p, &json!({"token": TOKEN}), now).await.unwrap();
+    assert_eq!(status.token.last4.as_deref(), Some("7777"));
+    assert_eq!(secrets.get(&p).await.unwrap().unwrap().expose_secret(), TOKEN);
+
+    // The table holds metadata only: the token string is nowhere in the partner's items.
+    let items = c
+        .dynamodb
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(partner_pk(&p)))
+        .send()
+        .await
+        .unwrap();
+    assert!(!format!("{:?}", items.items()).contains(TOKEN));
+
+    // A room mapping, as the chat function will write it.
+    c.dynamodb
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S(partner_pk(&p)))
+        .item("sk", AttributeValue::S("ROOM#u1".into()))
+        .send()
+        .await
+        .unwrap();
+
+    svc::delete_settings(&store, &secrets, &p).await.unwrap();
+    assert!(secrets.get(&p).await.unwrap().is_none());
+    let left = c
+        .dynamodb
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(partner_pk(&p)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.count(), 0);
+    assert!(matches!(svc::get_settings(&store, &p, now).await, Err(shared::error::AppError::NotFound(_))));
+}
