@@ -11,7 +11,8 @@ Run it through the Makefile (`make run`, `make test`), which installs the Python
 script needs (boto3 and PyYAML come with moto and cfn-lint) and builds the Rust binaries.
 
 Ports default to free loopback ports; set MOTO_PORT, LAMBDA_PORT or GATEWAY_PORT to pin them.
-Writes .local/stack.env (API_BASE_URL, SIGNING_KEY, AWS_ENDPOINT_URL, TABLE_NAME, ...).
+Writes .local/stack.env (API_BASE_URL, SIGNING_KEY, AWS_ENDPOINT_URL, TABLE_NAME, ...); in test
+mode everything goes to .local/test/ instead, so a running `make run` keeps its files.
 """
 
 import json
@@ -29,6 +30,8 @@ import boto3
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+# `run` writes .local/ (read by `call` and `make invoke`); `test` writes .local/test/, so a
+# test run beside a running `make run` leaves that stack's files alone. Set in main().
 LOCAL = ROOT / ".local"
 LOGS = LOCAL / "logs"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -257,7 +260,7 @@ class Stack:
         (LOCAL / "stack.env").write_text(text)
 
     def up(self, reload):
-        LOCAL.mkdir(exist_ok=True)
+        LOCAL.mkdir(parents=True, exist_ok=True)
         self.start_moto()
         self.create_table()
         self.create_signing_key()
@@ -326,6 +329,10 @@ def main(argv):
         print(__doc__)
         return 2
     mode = argv[1]
+    global LOCAL, LOGS
+    if mode == "test":
+        LOCAL = ROOT / ".local" / "test"
+        LOGS = LOCAL / "logs"
     stack = Stack(foreground_logs=(mode == "run"))
     stopping = {"flag": False}
 

@@ -77,18 +77,22 @@ impl SettingsStore for MemoryStore {
         let mut items = self.items.lock().unwrap();
         let entry = items.entry(partner.clone()).or_insert_with(|| StoredSettings {
             settings: Settings::inactive(),
-            version: 1,
+            version: 0,
             updated_at: now,
             token: None,
         });
         entry.token = Some(token.clone());
+        entry.version += 1;
+        entry.updated_at = now;
         Ok(entry.clone())
     }
 
-    async fn clear_token(&self, partner: &PartnerId) -> Result<(), PortError> {
+    async fn clear_token(&self, partner: &PartnerId, now: Timestamp) -> Result<(), PortError> {
         self.enter()?;
-        if let Some(s) = self.items.lock().unwrap().get_mut(partner) {
+        if let Some(s) = self.items.lock().unwrap().get_mut(partner).filter(|s| s.token.is_some()) {
             s.token = None;
+            s.version += 1;
+            s.updated_at = now;
         }
         Ok(())
     }
@@ -108,6 +112,10 @@ pub struct MemorySecrets {
 }
 
 impl TokenSecrets for MemorySecrets {
+    fn secret_name(&self, partner: &PartnerId) -> String {
+        format!("memory/partners/{partner}/hipchat-token")
+    }
+
     async fn put(&self, partner: &PartnerId, token: &SecretString) -> Result<(), PortError> {
         self.secrets.lock().unwrap().insert(partner.clone(), token.clone());
         Ok(())
@@ -123,22 +131,34 @@ impl TokenSecrets for MemorySecrets {
     }
 }
 
-/// A fixed list of signing keys; counts loads.
+/// Signing keys a test can change (rotation) or make unavailable; counts loads.
 pub struct StaticKeys {
-    pub keys: Vec<String>,
+    pub keys: Mutex<Vec<String>>,
+    pub fail: std::sync::atomic::AtomicBool,
     pub loads: AtomicUsize,
 }
 
 impl StaticKeys {
     pub fn new(keys: &[&str]) -> Self {
-        Self { keys: keys.iter().map(|k| k.to_string()).collect(), loads: AtomicUsize::new(0) }
+        Self {
+            keys: Mutex::new(keys.iter().map(|k| k.to_string()).collect()),
+            fail: std::sync::atomic::AtomicBool::new(false),
+            loads: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn set_keys(&self, keys: &[&str]) {
+        *self.keys.lock().unwrap() = keys.iter().map(|k| k.to_string()).collect();
     }
 }
 
 impl SigningKeySource for StaticKeys {
     async fn load(&self) -> Result<Vec<SecretString>, PortError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
-        Ok(self.keys.iter().cloned().map(SecretString::from).collect())
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(PortError::Unavailable { what: "static keys", source: "switched off by the test".into() });
+        }
+        Ok(self.keys.lock().unwrap().iter().cloned().map(SecretString::from).collect())
     }
 }
 

@@ -1,7 +1,120 @@
-//! Tracing for Lambda: level from `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else
-//! INFO), JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (the SAM template sets it).
+//! Tracing for Lambda: level from `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO),
+//! JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (the SAM template sets it), no timestamps
+//! (CloudWatch adds them).
+//!
+//! Whatever level is asked for, the AWS SDK's HTTP layers are capped at INFO: at TRACE the
+//! smithy orchestrator logs whole requests, and a `PutSecretValue` request carries the
+//! partner's HipChat token. Secrets must never reach a log line.
+
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Subscriber;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Targets that may log request or response bodies (and so secrets) below INFO.
+pub const CAPPED_TARGETS: [&str; 8] = [
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http",
+    "aws_smithy_http_client",
+    "aws_sdk_secretsmanager",
+    "aws_sdk_dynamodb",
+    "hyper",
+    "hyper_util",
+];
+
+/// The filter for a requested level (`AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` syntax).
+pub fn filter(requested: Option<&str>) -> EnvFilter {
+    let requested = requested.unwrap_or("info");
+    // A plain level ("debug") becomes the default; anything else is read as directives.
+    let mut f = match requested.parse::<LevelFilter>() {
+        Ok(level) => EnvFilter::builder().with_default_directive(level.into()).parse_lossy(""),
+        Err(_) => EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(requested),
+    };
+    for target in CAPPED_TARGETS {
+        if let Ok(d) = format!("{target}=info").parse() {
+            f = f.add_directive(d);
+        }
+    }
+    f
+}
+
+/// The subscriber `init` installs, writing to `writer` (tests pass a buffer).
+pub fn subscriber<W>(requested_level: Option<&str>, json: bool, writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt().with_target(false).without_time().with_ansi(false).with_writer(writer);
+    let builder = builder.with_env_filter(filter(requested_level));
+    if json { Box::new(builder.json().finish()) } else { Box::new(builder.finish()) }
+}
 
 /// Installs the global subscriber. Call once, first thing in `main`.
 pub fn init() {
-    lambda_http::tracing::init_default_subscriber();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = tracing::subscriber::set_global_default(subscriber(level.as_deref(), json, std::io::stdout));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    fn logged(level: &str, json: bool) -> String {
+        let buf = Buffer::default();
+        tracing::subscriber::with_default(subscriber(Some(level), json, buf.clone()), || {
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", request = "PutSecretValue body SECRET-TOKEN", "transmitting request");
+            tracing::debug!(target: "hyper_util::client", "SECRET-TOKEN on the wire");
+            tracing::info!(target: "aws_smithy_runtime::client::retries", "retrying");
+            tracing::trace!(target: "shared::service", "our own trace line");
+        });
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn sdk_bodies_stay_out_of_the_log_even_at_trace() {
+        for level in ["trace", "TRACE", "aws_smithy_runtime=trace,hyper_util=trace,trace"] {
+            let out = logged(level, false);
+            assert!(!out.contains("SECRET-TOKEN"), "{level}: {out}");
+            assert!(out.contains("retrying"), "{level}: INFO from the SDK still shows");
+            assert!(out.contains("our own trace line"), "{level}: our TRACE still shows");
+        }
+    }
+
+    #[test]
+    fn json_format_gives_json_lines() {
+        let out = logged("info", true);
+        let line = out.lines().next().unwrap();
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["fields"]["message"], "retrying");
+        assert_eq!(v["level"], "INFO");
+    }
+
+    #[test]
+    fn info_is_the_default() {
+        let out = logged("nonsense=", false);
+        assert!(!out.contains("our own trace line"));
+    }
 }

@@ -113,6 +113,8 @@ async fn token_metadata_lives_beside_the_settings_and_in_the_sparse_index() {
     let after = s.put(&p, &sample(), &Precondition::Versions(vec![1]), now()).await.unwrap();
     assert_eq!(after.token.as_ref(), Some(&meta));
     assert_eq!(after.version, 2);
+    // A token write changes what GET shows, so it bumps the version (and the ETag).
+    assert_eq!(s.set_token(&p, &meta, now()).await.unwrap().version, 3);
     // The index finds it by expiry date.
     let found = client
         .query()
@@ -126,7 +128,7 @@ async fn token_metadata_lives_beside_the_settings_and_in_the_sparse_index() {
         .unwrap();
     assert!(found.items().iter().any(|i| i.get("pk") == Some(&AttributeValue::S(partner_pk(&p)))));
     // Clearing the token removes the metadata and the index attributes.
-    s.clear_token(&p).await.unwrap();
+    s.clear_token(&p, now()).await.unwrap();
     let raw = client
         .get_item()
         .table_name(&table)
@@ -138,10 +140,14 @@ async fn token_metadata_lives_beside_the_settings_and_in_the_sparse_index() {
         .item
         .unwrap();
     assert!(!raw.contains_key("token") && !raw.contains_key("token_gsi_pk") && !raw.contains_key("token_expires_on"));
-    assert_eq!(s.get(&p).await.unwrap().unwrap().settings, sample());
-    // Clearing again, or for a partner without settings, is fine.
-    s.clear_token(&p).await.unwrap();
-    s.clear_token(&unique_partner("none")).await.unwrap();
+    let stored = s.get(&p).await.unwrap().unwrap();
+    assert_eq!(stored.settings, sample());
+    assert_eq!(stored.version, 4);
+    // Clearing again (no bump), or for a partner without settings, is fine.
+    s.clear_token(&p, now()).await.unwrap();
+    assert_eq!(s.get(&p).await.unwrap().unwrap().version, 4);
+    s.clear_token(&unique_partner("none"), now()).await.unwrap();
+    assert!(s.get(&unique_partner("none2")).await.unwrap().is_none());
 }
 
 #[tokio::test]

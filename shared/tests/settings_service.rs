@@ -41,6 +41,10 @@ async fn token_and_delete_cascade_on_real_adapters() {
         .await
         .unwrap();
     assert!(!format!("{:?}", items.items()).contains(TOKEN));
+    let stored = svc::get_settings(&store, &p, now).await.unwrap();
+    assert_eq!(stored.version, 2);
+    let meta = shared::ports::SettingsStore::get(&store, &p).await.unwrap().unwrap().token.unwrap();
+    assert_eq!(meta.secret_name.as_deref(), Some(secrets.secret_name(&p).as_str()));
 
     // A room mapping, as the chat function will write it.
     c.dynamodb

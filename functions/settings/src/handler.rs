@@ -86,7 +86,7 @@ where
                 Ok(json_response(StatusCode::OK, &view, &[]))
             }
             Method::DELETE => {
-                svc::delete_token(&deps.store, &deps.secrets, &partner).await?;
+                svc::delete_token(&deps.store, &deps.secrets, &partner, now).await?;
                 Ok(no_content())
             }
             _ => Err(AppError::MethodNotAllowed { allow: "PUT, DELETE" }),
@@ -320,6 +320,7 @@ mod tests {
         assert_eq!(got["active"], false);
         assert_eq!(got["token"]["last4"], "xy42");
         assert_eq!(got["token"]["days_left"], 365);
+        assert_eq!(got["version"], 1);
         assert!(!got.to_string().contains(TOKEN));
 
         let (status, resp, _) =
@@ -330,8 +331,9 @@ mod tests {
         let (status, _, _) = send(&d, request("DELETE", "/v1/partners/p1/token", "")).await;
         assert_eq!(status, 204);
         assert!(d.secrets.secrets.lock().unwrap().is_empty());
-        let (_, got, _) = send(&d, request("GET", "/v1/partners/p1/settings", "")).await;
+        let (_, got, headers) = send(&d, request("GET", "/v1/partners/p1/settings", "")).await;
         assert_eq!(got["token"], json!({"configured": false}));
+        assert_eq!(headers["etag"], "\"2\"", "deleting the token changed the representation");
     }
 
     #[tokio::test]

@@ -122,7 +122,8 @@ async fn settings_and_token_end_to_end() {
     assert_eq!(body["token"]["issued_on"], today.to_string());
     assert_eq!(body["token"]["expires_on"], shared::domain::token::expires_on(today).to_string());
     assert_eq!(body["token"]["status"], "ok");
-    assert_eq!(body["version"], 2, "a token change does not bump the settings version");
+    assert_eq!(body["version"], 3, "a token change bumps the version: the representation changed");
+    assert_eq!(got.headers["etag"], "\"3\"");
     responses.push(got.text);
 
     let invalid = api

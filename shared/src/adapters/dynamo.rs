@@ -143,7 +143,7 @@ impl SettingsStore for DynamoSettingsStore {
             .set_key(Some(Self::key(partner).into_iter().collect()))
             .update_expression(
                 "SET #t = :t, token_gsi_pk = :tp, token_expires_on = :e, \
-                 #s = if_not_exists(#s, :default), #v = if_not_exists(#v, :one), #u = if_not_exists(#u, :u)",
+                 #s = if_not_exists(#s, :default), #v = if_not_exists(#v, :zero) + :one, #u = :u",
             )
             .expression_attribute_names("#t", "token")
             .expression_attribute_names("#s", "settings")
@@ -153,6 +153,7 @@ impl SettingsStore for DynamoSettingsStore {
             .expression_attribute_values(":tp", AttributeValue::S(TOKEN_GSI_PK_VALUE.into()))
             .expression_attribute_values(":e", AttributeValue::S(token.expires_on.to_string()))
             .expression_attribute_values(":default", to_av("encoding settings", &Settings::inactive())?)
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":u", AttributeValue::S(now.to_string()))
             .return_values(ReturnValue::AllNew)
@@ -162,19 +163,24 @@ impl SettingsStore for DynamoSettingsStore {
         decode(out.attributes.unwrap_or_default())
     }
 
-    async fn clear_token(&self, partner: &PartnerId) -> Result<(), PortError> {
+    async fn clear_token(&self, partner: &PartnerId, now: Timestamp) -> Result<(), PortError> {
         let res = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(partner).into_iter().collect()))
-            .update_expression("REMOVE #t, token_gsi_pk, token_expires_on")
+            .update_expression("REMOVE #t, token_gsi_pk, token_expires_on SET #v = #v + :one, #u = :u")
             .expression_attribute_names("#t", "token")
-            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#u", "updated_at")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":u", AttributeValue::S(now.to_string()))
+            .condition_expression("attribute_exists(#t)")
             .send()
             .await;
         match res {
             Ok(_) => Ok(()),
+            // No token stored (or no record at all): nothing to do.
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(classify("DynamoDB UpdateItem (clear token)", e)),
         }

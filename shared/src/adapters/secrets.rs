@@ -19,11 +19,11 @@ impl SecretsManagerTokens {
     pub fn new(client: Client, prefix: impl Into<String>) -> Self {
         Self { client, prefix: prefix.into() }
     }
+}
 
-    /// The secret name of a partner's token.
-    pub fn secret_name(&self, partner: &PartnerId) -> String {
-        token_secret_name(&self.prefix, partner)
-    }
+/// A secret that is in the middle of being deleted: retryable, so the client gets a 503.
+fn being_deleted(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> PortError {
+    PortError::Unavailable { what, source: Box::new(e) }
 }
 
 /// `<prefix>/partners/<id>/hipchat-token`.
@@ -32,6 +32,10 @@ pub fn token_secret_name(prefix: &str, partner: &PartnerId) -> String {
 }
 
 impl TokenSecrets for SecretsManagerTokens {
+    fn secret_name(&self, partner: &PartnerId) -> String {
+        token_secret_name(&self.prefix, partner)
+    }
+
     async fn put(&self, partner: &PartnerId, token: &SecretString) -> Result<(), PortError> {
         let name = self.secret_name(partner);
         let put = || self.client.put_secret_value().secret_id(&name).secret_string(token.expose_secret()).send();
@@ -58,18 +62,25 @@ impl TokenSecrets for SecretsManagerTokens {
                 Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_exists_exception()) => {
                     put().await.map(|_| ()).map_err(|e| classify("Secrets Manager PutSecretValue", e))
                 }
+                // A force-deleted secret of the same name is still being removed (AWS finishes
+                // that asynchronously): a retry in a moment succeeds.
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_invalid_request_exception()) => {
+                    Err(being_deleted("Secrets Manager CreateSecret", e))
+                }
                 Err(e) => Err(classify("Secrets Manager CreateSecret", e)),
             };
         }
         if se.is_invalid_request_exception() {
             // The secret is scheduled for deletion (deleted with a recovery window, outside
             // this service): restore it, then store the new value.
-            self.client
-                .restore_secret()
-                .secret_id(&name)
-                .send()
-                .await
-                .map_err(|e| classify("Secrets Manager RestoreSecret", e))?;
+            match self.client.restore_secret().secret_id(&name).send().await {
+                Ok(_) => {}
+                // Force-deleted and not gone yet: it cannot be restored, but soon recreated.
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_invalid_request_exception()) => {
+                    return Err(being_deleted("Secrets Manager RestoreSecret", e));
+                }
+                Err(e) => return Err(classify("Secrets Manager RestoreSecret", e)),
+            }
             return put().await.map(|_| ()).map_err(|e| classify("Secrets Manager PutSecretValue", e));
         }
         Err(classify("Secrets Manager PutSecretValue", err))

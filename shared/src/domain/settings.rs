@@ -321,7 +321,7 @@ pub fn parse_settings(body: &Value) -> Result<ParsedSettings, Vec<FieldError>> {
     });
     let chat = match r.get("chat") {
         None => ChatSettings::default(),
-        Some(v) => parse_chat(v, &mut errors),
+        Some(v) => parse_chat(v, &mut errors, &mut warnings),
     };
     let notifications = match r.get("notifications") {
         None => Notifications::default(),
@@ -389,7 +389,7 @@ fn parse_enum<T: Copy>(
     }
 }
 
-fn parse_chat(v: &Value, errors: &mut Vec<FieldError>) -> ChatSettings {
+fn parse_chat(v: &Value, errors: &mut Vec<FieldError>, warnings: &mut Vec<Warning>) -> ChatSettings {
     let mut out = ChatSettings::default();
     let Some(mut r) = ObjectReader::new(v, "chat", errors) else {
         return out;
@@ -404,26 +404,27 @@ fn parse_chat(v: &Value, errors: &mut Vec<FieldError>) -> ChatSettings {
         errors,
     );
     if let Some(sh) = r.get("service_hours") {
-        out.service_hours = parse_service_hours(sh, errors);
+        out.service_hours = parse_service_hours(sh, errors, warnings);
     }
     r.finish(errors);
     out
 }
 
-fn parse_service_hours(v: &Value, errors: &mut Vec<FieldError>) -> ServiceHours {
+fn parse_service_hours(v: &Value, errors: &mut Vec<FieldError>, warnings: &mut Vec<Warning>) -> ServiceHours {
     const PATH: &str = "chat.service_hours";
     let mut out = ServiceHours::default();
     let Some(mut r) = ObjectReader::new(v, PATH, errors) else {
         return out;
     };
     if let Some(tz) = r.str("timezone", errors) {
-        if jiff::tz::TimeZone::get(tz).is_ok() && !tz.is_empty() {
-            out.timezone = tz.to_owned();
-        } else {
-            errors.push(FieldError::new(
-                r.path("timezone"),
-                format!("must be an IANA time zone name such as Europe/Vienna or UTC; got {tz:?}"),
-            ));
+        match canonical_timezone(tz) {
+            Ok(name) => {
+                if name != tz {
+                    warnings.push(Warning::new(r.path("timezone"), format!("stored as {name}")));
+                }
+                out.timezone = name;
+            }
+            Err(m) => errors.push(FieldError::new(r.path("timezone"), m)),
         }
     }
     if let Some(days) = r.get("days") {
@@ -434,6 +435,26 @@ fn parse_service_hours(v: &Value, errors: &mut Vec<FieldError>) -> ServiceHours 
     }
     r.finish(errors);
     out
+}
+
+/// The canonical IANA name of a time zone (`europe/vienna` → `Europe/Vienna`). Names that
+/// are files of the tz database rather than zones (`localtime`, `posixrules`, `Factory`,
+/// `posix/...`, `right/...`) are refused.
+pub fn canonical_timezone(name: &str) -> Result<String, String> {
+    let refuse = || format!("must be an IANA time zone name such as Europe/Vienna or UTC; got {name:?}");
+    if name.is_empty() || name.len() > 64 {
+        return Err(refuse());
+    }
+    let tz = jiff::tz::TimeZone::get(name).map_err(|_| refuse())?;
+    let canonical = tz.iana_name().ok_or_else(refuse)?;
+    let lower = canonical.to_ascii_lowercase();
+    if matches!(lower.as_str(), "localtime" | "posixrules" | "factory")
+        || lower.starts_with("posix/")
+        || lower.starts_with("right/")
+    {
+        return Err(refuse());
+    }
+    Ok(canonical.to_owned())
 }
 
 fn parse_days(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> BTreeMap<Weekday, Vec<TimeRange>> {
@@ -688,7 +709,21 @@ mod tests {
             "America/New_York"
         );
         assert_eq!(accepted("/chat/service_hours/timezone", json!("UTC")).chat.service_hours.timezone, "UTC");
-        for bad in [json!("Europe/Atlantis"), json!("CEST+2"), json!(""), json!(1)] {
+        let mut doc = full();
+        doc["chat"]["service_hours"]["timezone"] = json!("europe/vienna");
+        let p = parse_settings(&doc).unwrap();
+        assert_eq!(p.settings.chat.service_hours.timezone, "Europe/Vienna");
+        assert_eq!(p.warnings[0].field, "chat.service_hours.timezone");
+        for bad in [
+            json!("Europe/Atlantis"),
+            json!("CEST+2"),
+            json!(""),
+            json!(1),
+            json!("localtime"),
+            json!("posixrules"),
+            json!("Factory"),
+            json!("posix/Europe/Vienna"),
+        ] {
             assert_eq!(
                 errors_with("/chat/service_hours/timezone", bad.clone()),
                 ["chat.service_hours.timezone"],

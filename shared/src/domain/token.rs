@@ -36,6 +36,9 @@ pub struct TokenMeta {
     /// Set when HipChat answered 401 for this token; cleared when a new token is stored.
     #[serde(default)]
     pub rejected: bool,
+    /// Where the token itself is stored (the Secrets Manager secret name), for operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
 }
 
 /// `ok`, `expiring` (within 30 days), `expired`, or `rejected` by HipChat.
@@ -73,7 +76,17 @@ impl TokenMeta {
     pub fn new(token: &SecretString, issued_on: Date) -> Self {
         let t = token.expose_secret();
         let skip = t.chars().count().saturating_sub(4);
-        Self { last4: t.chars().skip(skip).collect(), issued_on, expires_on: expires_on(issued_on), rejected: false }
+        Self {
+            last4: t.chars().skip(skip).collect(),
+            issued_on,
+            expires_on: expires_on(issued_on),
+            rejected: false,
+            secret_name: None,
+        }
+    }
+
+    pub fn with_secret_name(self, name: impl Into<String>) -> Self {
+        Self { secret_name: Some(name.into()), ..self }
     }
 
     /// Whole days from `today` until `expires_on` (0 on the day it expires, negative after).
@@ -116,10 +129,16 @@ impl TokenView {
     }
 }
 
-/// Checks a pasted token: blanks around it are trimmed (with a warning); blanks or
-/// control characters inside, or a length outside 8–256, are refused.
+/// Characters a copy from a web page may add around a token that `trim` does not remove.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
+}
+
+/// Checks a pasted token: blanks (and invisible characters) around it are trimmed, with a
+/// warning; anything inside other than printable ASCII (HipChat tokens are letters and
+/// digits), or a length outside 8–256, is refused.
 pub fn clean_token(raw: &str) -> Result<(SecretString, Vec<Warning>), String> {
-    let trimmed = raw.trim();
+    let trimmed = raw.trim_matches(|c: char| c.is_whitespace() || is_invisible(c));
     let mut warnings = Vec::new();
     if trimmed.len() != raw.len() {
         warnings.push(Warning::new("token", "blanks around the token were removed"));
@@ -127,9 +146,14 @@ pub fn clean_token(raw: &str) -> Result<(SecretString, Vec<Warning>), String> {
     if trimmed.is_empty() {
         return Err("must not be empty".into());
     }
-    if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if trimmed.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible(c)) {
         return Err(
             "must not contain blanks or control characters; copy the token key again from HipChat (API access)".into(),
+        );
+    }
+    if !trimmed.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(
+            "may contain only ASCII letters, digits and punctuation; copy the token key again from HipChat".into()
         );
     }
     let n = trimmed.chars().count();
@@ -141,8 +165,9 @@ pub fn clean_token(raw: &str) -> Result<(SecretString, Vec<Warning>), String> {
 
 /// Parses the `PUT /token` body `{"token": "...", "issued_on": "YYYY-MM-DD"?}`.
 ///
-/// `issued_on` defaults to `today`; a date after `today` is refused, a date more than a
-/// year ago is accepted (the token is then `expired`) with a warning.
+/// `issued_on` defaults to `today` (UTC); a date more than one day after `today` is refused
+/// (one day of slack for partners east of UTC), a date more than a year ago is accepted (the
+/// token is then `expired`) with a warning.
 pub fn parse_token_request(
     body: &serde_json::Value,
     today: Date,
@@ -168,7 +193,7 @@ pub fn parse_token_request(
     let issued_on = match r.str("issued_on", &mut errors) {
         None => Some(today),
         Some(s) => match parse_date(s) {
-            Some(d) if d > today => {
+            Some(d) if d > today.tomorrow().unwrap_or(Date::MAX) => {
                 errors.push(FieldError::new("issued_on", format!("must not be in the future (today is {today})")));
                 None
             }
@@ -219,6 +244,9 @@ mod tests {
         assert_eq!(w[0].field, "token");
         let (_, w) = clean_token("abcdef0123456789").unwrap();
         assert!(w.is_empty());
+        let (t, w) = clean_token("\u{feff}abcdef0123456789\u{200b} ").unwrap();
+        assert_eq!(t.expose_secret(), "abcdef0123456789");
+        assert_eq!(w.len(), 1);
     }
 
     #[test]
@@ -284,7 +312,9 @@ mod tests {
         assert_eq!(fields(json!({"token": "abc def ghi"})), ["token"]);
         assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "2026-13-01"})), ["issued_on"]);
         assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "26-11-01"})), ["issued_on"]);
-        assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "2026-11-26"})), ["issued_on"]);
+        assert_eq!(fields(json!({"token": "abcdefgh1234", "issued_on": "2026-11-27"})), ["issued_on"]);
+        // One day of slack: it is already the 26th east of UTC.
+        assert!(parse_token_request(&json!({"token": "abcdefgh1234", "issued_on": "2026-11-26"}), TODAY).is_ok());
         assert_eq!(fields(json!({"token": "abcdefgh1234", "scope": "x"})), ["scope"]);
         assert_eq!(fields(json!("abcdefgh1234")), ["(body)"]);
     }

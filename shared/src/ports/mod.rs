@@ -70,7 +70,8 @@ pub trait SettingsStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<StoredSettings, PortError>> + Send;
 
-    /// Stores token metadata; creates a minimal inactive record (version 1) when none exists.
+    /// Stores token metadata and bumps the version (the GET representation changed);
+    /// creates a minimal inactive record (version 1) when none exists.
     fn set_token(
         &self,
         partner: &PartnerId,
@@ -78,8 +79,8 @@ pub trait SettingsStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<StoredSettings, PortError>> + Send;
 
-    /// Removes the token metadata (no-op when there is none).
-    fn clear_token(&self, partner: &PartnerId) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Removes the token metadata and bumps the version (no-op when there is no token).
+    fn clear_token(&self, partner: &PartnerId, now: Timestamp) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Removes every item of the partner: settings, room mappings, event and reminder records.
     /// Returns how many items were removed.
@@ -88,6 +89,8 @@ pub trait SettingsStore: Send + Sync {
 
 /// Where the partner's HipChat token lives (Secrets Manager in production).
 pub trait TokenSecrets: Send + Sync {
+    /// The name under which the partner's token is (or would be) stored.
+    fn secret_name(&self, partner: &PartnerId) -> String;
     fn put(&self, partner: &PartnerId, token: &SecretString) -> impl Future<Output = Result<(), PortError>> + Send;
     fn get(&self, partner: &PartnerId) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
     /// Deletes the token for good (no recovery window, so a new one can be stored at once).

@@ -102,7 +102,7 @@ pub async fn put_token(
     let today = today(now);
     let (input, warnings) = parse_token_request(body, today).map_err(AppError::Validation)?;
     secrets.put(partner, &input.token).await?;
-    let meta = TokenMeta::new(&input.token, input.issued_on);
+    let meta = TokenMeta::new(&input.token, input.issued_on).with_secret_name(secrets.secret_name(partner));
     let stored = store.set_token(partner, &meta, now).await?;
     tracing::info!(partner_id = %partner, expires_on = %meta.expires_on, "token stored");
     Ok(TokenStatusView { token: TokenView::of(stored.token.as_ref(), today), warnings })
@@ -113,9 +113,10 @@ pub async fn delete_token(
     store: &impl SettingsStore,
     secrets: &impl TokenSecrets,
     partner: &PartnerId,
+    now: Timestamp,
 ) -> Result<(), AppError> {
     secrets.delete(partner).await?;
-    store.clear_token(partner).await?;
+    store.clear_token(partner, now).await?;
     tracing::info!(partner_id = %partner, "token deleted");
     Ok(())
 }

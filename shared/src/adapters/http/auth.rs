@@ -9,11 +9,11 @@ use tokio::sync::RwLock;
 
 use super::{body_bytes, signed_path};
 use crate::domain::signature::{self, Rejection, SignedParts};
-use crate::error::AppError;
+use crate::error::{AppError, chain};
 use crate::ports::SigningKeySource;
 
 /// After a mismatch, keys older than this are reloaded once (a key was just rotated in).
-const REFRESH_ON_MISMATCH_AFTER: Duration = Duration::from_secs(30);
+pub const REFRESH_ON_MISMATCH_AFTER: Duration = Duration::from_secs(30);
 
 struct Cached {
     keys: Arc<Vec<SecretString>>,
@@ -21,15 +21,25 @@ struct Cached {
 }
 
 /// Verifies request signatures against keys from a [`SigningKeySource`], cached for `ttl`.
+///
+/// If a reload fails (Secrets Manager briefly unreachable) while keys are cached, the cached
+/// keys go on being used, with a warning: an outage of the key store does not lock everyone
+/// out. Without any keys a load failure is the request's error (500/503).
 pub struct Authenticator<K> {
     source: K,
     ttl: Duration,
+    refresh_on_mismatch_after: Duration,
     cache: RwLock<Option<Cached>>,
 }
 
 impl<K: SigningKeySource> Authenticator<K> {
     pub fn new(source: K, ttl: Duration) -> Self {
-        Self { source, ttl, cache: RwLock::new(None) }
+        Self { source, ttl, refresh_on_mismatch_after: REFRESH_ON_MISMATCH_AFTER, cache: RwLock::new(None) }
+    }
+
+    /// Changes how old cached keys must be before a mismatch reloads them (tests use 0).
+    pub fn with_refresh_on_mismatch_after(self, d: Duration) -> Self {
+        Self { refresh_on_mismatch_after: d, ..self }
     }
 
     /// The key source (tests count its loads).
@@ -38,21 +48,33 @@ impl<K: SigningKeySource> Authenticator<K> {
     }
 
     async fn keys(&self, force: bool) -> Result<(Arc<Vec<SecretString>>, Instant), AppError> {
-        if !force && let Some(c) = self.cache.read().await.as_ref().filter(|c| c.loaded.elapsed() < self.ttl) {
+        let fresh = |c: &Cached| {
+            let age = c.loaded.elapsed();
+            age < self.ttl && (!force || age < self.refresh_on_mismatch_after)
+        };
+        if let Some(c) = self.cache.read().await.as_ref().filter(|c| fresh(c)) {
             return Ok((c.keys.clone(), c.loaded));
         }
         let mut guard = self.cache.write().await;
         // Another request may have reloaded while we waited for the lock.
-        if let Some(c) = guard
-            .as_ref()
-            .filter(|c| c.loaded.elapsed() < self.ttl && (!force || c.loaded.elapsed() < REFRESH_ON_MISMATCH_AFTER))
-        {
+        if let Some(c) = guard.as_ref().filter(|c| fresh(c)) {
             return Ok((c.keys.clone(), c.loaded));
         }
-        let keys = Arc::new(self.source.load().await?);
-        let loaded = Instant::now();
-        *guard = Some(Cached { keys: keys.clone(), loaded });
-        Ok((keys, loaded))
+        match self.source.load().await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                let loaded = Instant::now();
+                *guard = Some(Cached { keys: keys.clone(), loaded });
+                Ok((keys, loaded))
+            }
+            Err(e) => match guard.as_ref() {
+                Some(c) => {
+                    tracing::warn!(error = %chain(&e), "reloading the signing keys failed; using the cached keys");
+                    Ok((c.keys.clone(), c.loaded))
+                }
+                None => Err(e.into()),
+            },
+        }
     }
 
     /// Checks the signature of `req` at `now` (unix seconds), before its body is parsed.
@@ -66,7 +88,7 @@ impl<K: SigningKeySource> Authenticator<K> {
         let (ts, sig) = (header(signature::TIMESTAMP_HEADER), header(signature::SIGNATURE_HEADER));
         let (keys, loaded) = self.keys(false).await?;
         let mut result = signature::verify(&keys, ts, sig, &parts, now);
-        if result == Err(Rejection::Mismatch) && loaded.elapsed() >= REFRESH_ON_MISMATCH_AFTER {
+        if result == Err(Rejection::Mismatch) && loaded.elapsed() >= self.refresh_on_mismatch_after {
             let (keys, _) = self.keys(true).await?;
             result = signature::verify(&keys, ts, sig, &parts, now);
         }
@@ -80,5 +102,68 @@ impl<K: SigningKeySource> Authenticator<K> {
                 Err(AppError::Unauthorized)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+    use crate::fakes::StaticKeys;
+    use std::sync::atomic::Ordering;
+
+    const NOW: i64 = 1_790_000_000;
+
+    fn request(key: &str) -> Request {
+        let sig = sign(
+            key.as_bytes(),
+            NOW,
+            &SignedParts { method: "GET", path_and_query: "/v1/partners/p/settings", body: b"" },
+        );
+        lambda_http::http::Request::builder()
+            .uri("/v1/partners/p/settings")
+            .header(TIMESTAMP_HEADER, NOW.to_string())
+            .header(SIGNATURE_HEADER, sig)
+            .body(lambda_http::Body::Empty)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_key_rotated_in_while_warm_is_picked_up_on_the_first_mismatch() {
+        let auth = Authenticator::new(StaticKeys::new(&["old"]), Duration::from_secs(300))
+            .with_refresh_on_mismatch_after(Duration::ZERO);
+        auth.verify(&request("old"), NOW).await.unwrap();
+        auth.source().set_keys(&["old", "new"]);
+        auth.verify(&request("new"), NOW).await.unwrap();
+        assert_eq!(auth.source().loads.load(Ordering::SeqCst), 2);
+        // The reloaded set is cached: no reload for the next request with either key.
+        auth.verify(&request("old"), NOW).await.unwrap();
+        assert_eq!(auth.source().loads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn recently_loaded_keys_are_not_reloaded_for_every_bad_signature() {
+        let auth = Authenticator::new(StaticKeys::new(&["k"]), Duration::from_secs(300));
+        for _ in 0..5 {
+            assert!(matches!(auth.verify(&request("wrong"), NOW).await, Err(AppError::Unauthorized)));
+        }
+        assert_eq!(auth.source().loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn cached_keys_survive_a_failed_reload() {
+        let auth = Authenticator::new(StaticKeys::new(&["k"]), Duration::ZERO);
+        auth.verify(&request("k"), NOW).await.unwrap();
+        auth.source().fail.store(true, Ordering::SeqCst);
+        auth.verify(&request("k"), NOW).await.unwrap();
+        assert!(matches!(auth.verify(&request("wrong"), NOW).await, Err(AppError::Unauthorized)));
+    }
+
+    #[tokio::test]
+    async fn without_any_keys_a_load_failure_is_not_a_401() {
+        let keys = StaticKeys::new(&["k"]);
+        keys.fail.store(true, Ordering::SeqCst);
+        let auth = Authenticator::new(keys, Duration::from_secs(300));
+        assert!(matches!(auth.verify(&request("k"), NOW).await, Err(AppError::Unavailable(_))));
     }
 }
