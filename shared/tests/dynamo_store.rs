@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{clients, stack_var, unique_partner};
+use common::{clients, partner_items, stack_var, unique_partner};
 use jiff::Timestamp;
 use jiff::civil::date;
 use secrecy::SecretString;
@@ -173,15 +173,8 @@ async fn delete_partner_removes_settings_rooms_and_records_only_of_that_partner(
             .unwrap();
     }
     assert_eq!(s.delete_partner(&p).await.unwrap(), 32);
-    let left = client
-        .query()
-        .table_name(&table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(partner_pk(&p)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(left.count(), 0);
+    let left = partner_items(&client, &table, &p).await;
+    assert!(left.is_empty(), "{left:?}");
     assert!(s.get(&other).await.unwrap().is_some(), "other partners are untouched");
     assert_eq!(s.delete_partner(&p).await.unwrap(), 0);
 }

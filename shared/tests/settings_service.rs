@@ -5,7 +5,7 @@
 mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{clients, stack_var, unique_partner};
+use common::{clients, partner_items, stack_var, unique_partner};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use shared::adapters::dynamo::{DynamoSettingsStore, partner_pk};
@@ -31,16 +31,8 @@ async fn token_and_delete_cascade_on_real_adapters() {
     assert_eq!(secrets.get(&p).await.unwrap().unwrap().expose_secret(), TOKEN);
 
     // The table holds metadata only: the token string is nowhere in the partner's items.
-    let items = c
-        .dynamodb
-        .query()
-        .table_name(&table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(partner_pk(&p)))
-        .send()
-        .await
-        .unwrap();
-    assert!(!format!("{:?}", items.items()).contains(TOKEN));
+    let items = partner_items(&c.dynamodb, &table, &p).await;
+    assert!(!format!("{items:?}").contains(TOKEN));
     let stored = svc::get_settings(&store, &p, now).await.unwrap();
     assert_eq!(stored.version, 2);
     let meta = shared::ports::SettingsStore::get(&store, &p).await.unwrap().unwrap().token.unwrap();
@@ -58,15 +50,7 @@ async fn token_and_delete_cascade_on_real_adapters() {
 
     svc::delete_settings(&store, &secrets, &p).await.unwrap();
     assert!(secrets.get(&p).await.unwrap().is_none());
-    let left = c
-        .dynamodb
-        .query()
-        .table_name(&table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(partner_pk(&p)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(left.count(), 0);
+    let left = partner_items(&c.dynamodb, &table, &p).await;
+    assert!(left.is_empty(), "{left:?}");
     assert!(matches!(svc::get_settings(&store, &p, now).await, Err(shared::error::AppError::NotFound(_))));
 }

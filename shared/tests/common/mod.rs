@@ -28,3 +28,25 @@ pub fn unique_partner(tag: &str) -> PartnerId {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     PartnerId::parse(&format!("t-{tag}-{nanos:x}-{}", N.fetch_add(1, Ordering::SeqCst))).unwrap()
 }
+
+/// Every item stored under the partner's key.
+pub async fn partner_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partner: &PartnerId,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(shared::adapters::dynamo::partner_pk(partner)),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query the partner's items")
+        .items
+        .unwrap_or_default()
+}

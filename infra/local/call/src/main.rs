@@ -51,6 +51,14 @@ struct Args {
     sign_event: Option<PathBuf>,
 }
 
+/// Prints a line; a closed pipe (`call ... | head`) just ends the output.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn stack_env() -> HashMap<String, String> {
     let mut dir = std::env::current_dir().ok();
     while let Some(d) = dir {
@@ -119,7 +127,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         let mut event: Value =
             serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
         sign_event(&mut event, &key.ok_or("no signing key: pass --key, set SIGNING_KEY, or run `make run`")?, now)?;
-        println!("{}", serde_json::to_string_pretty(&event).map_err(|e| e.to_string())?);
+        out!("{}", serde_json::to_string_pretty(&event).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
     }
     let (Some(method), Some(path)) = (args.method.clone(), args.path.clone()) else {
@@ -158,18 +166,18 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let resp = req.send().await.map_err(|e| format!("request to {url} failed: {e}"))?;
     let status = resp.status();
     if !args.quiet {
-        println!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+        out!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
         for name in ["content-type", "etag", "location", "retry-after", "allow"] {
             if let Some(v) = resp.headers().get(name).and_then(|v| v.to_str().ok()) {
-                println!("{name}: {v}");
+                out!("{name}: {v}");
             }
         }
     }
     let text = resp.text().await.map_err(|e| e.to_string())?;
     if !text.is_empty() {
         match serde_json::from_str::<Value>(&text) {
-            Ok(v) => println!("{}", serde_json::to_string_pretty(&v).unwrap_or(text)),
-            Err(_) => println!("{text}"),
+            Ok(v) => out!("{}", serde_json::to_string_pretty(&v).unwrap_or(text)),
+            Err(_) => out!("{text}"),
         }
     }
     Ok(if args.fail && !status.is_success() { ExitCode::from(1) } else { ExitCode::SUCCESS })
