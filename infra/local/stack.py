@@ -324,6 +324,15 @@ Press Ctrl-C to stop.
 """, flush=True)
 
 
+def print_log_tails(names, lines):
+    """The last lines of each process's log, to stderr (after a failure)."""
+    for name in names:
+        path = LOGS / f"{name}.log"
+        if path.exists():
+            print(f"--- last lines of {path} ---", file=sys.stderr)
+            print("".join(path.read_text(errors="replace").splitlines(True)[-lines:]), file=sys.stderr)
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] not in ("run", "test"):
         print(__doc__)
@@ -357,21 +366,13 @@ def main(argv):
             return 2
         result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **stack.env})
         if result.returncode != 0:
-            for name in ("functions", "gateway"):
-                path = LOGS / f"{name}.log"
-                if path.exists():
-                    print(f"--- last lines of {path} ---", file=sys.stderr)
-                    print("".join(path.read_text(errors="replace").splitlines(True)[-40:]), file=sys.stderr)
+            print_log_tails(("functions", "gateway"), 40)
         return result.returncode
     except KeyboardInterrupt:
         return 0 if mode == "run" else 130
     except Exception as e:  # noqa: BLE001 -- report any start-up failure plainly
         print(f"[stack] error: {e}", file=sys.stderr)
-        for name in ("moto", "functions", "gateway"):
-            path = LOGS / f"{name}.log"
-            if path.exists():
-                print(f"--- last lines of {path} ---", file=sys.stderr)
-                print("".join(path.read_text(errors="replace").splitlines(True)[-30:]), file=sys.stderr)
+        print_log_tails(("moto", "functions", "gateway"), 30)
         return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -176,3 +176,32 @@ impl Clock for FixedClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// Signs `req` with `key` at `now` (unix seconds), as dynaBOARD does: the timestamp and
+/// signature headers over its method, path and query as sent, and raw body.
+pub fn sign_request(req: &mut lambda_http::Request, key: &str, now: i64) {
+    use crate::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
+    let path = crate::adapters::http::signed_path(req);
+    let sig = sign(
+        key.as_bytes(),
+        now,
+        &SignedParts { method: req.method().as_str(), path_and_query: &path, body: req.body().as_ref() },
+    );
+    let headers = req.headers_mut();
+    headers.insert(TIMESTAMP_HEADER, lambda_http::http::HeaderValue::from(now));
+    headers
+        .insert(SIGNATURE_HEADER, lambda_http::http::HeaderValue::try_from(sig).expect("hex is a valid header value"));
+}
+
+/// A real `lambda_http` request (JSON content type), signed with `key` at `now`.
+pub fn signed_request(method: &str, path_and_query: &str, body: &str, key: &str, now: i64) -> lambda_http::Request {
+    let body = if body.is_empty() { lambda_http::Body::Empty } else { lambda_http::Body::Text(body.to_owned()) };
+    let mut req = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .header("content-type", "application/json")
+        .body(body)
+        .expect("a valid test request");
+    sign_request(&mut req, key, now);
+    req
+}

@@ -8,8 +8,8 @@ use common::{clients, stack_var, unique_partner};
 use secrecy::{ExposeSecret, SecretString};
 use shared::adapters::http::Authenticator;
 use shared::adapters::secrets::{SecretsManagerSigningKeys, SecretsManagerTokens};
-use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
 use shared::error::AppError;
+use shared::fakes::signed_request;
 use shared::ports::{SigningKeySource, TokenSecrets};
 
 fn secret(s: &str) -> SecretString {
@@ -73,19 +73,7 @@ async fn signing_keys_come_from_the_secret_and_verify_requests() {
 
     let auth = Authenticator::new(source, Duration::from_secs(300));
     let now = jiff::Timestamp::now().as_second();
-    let request = |key: &str| {
-        let sig = sign(
-            key.as_bytes(),
-            now,
-            &SignedParts { method: "GET", path_and_query: "/v1/partners/p/settings", body: b"" },
-        );
-        lambda_http::http::Request::builder()
-            .uri("/v1/partners/p/settings")
-            .header(TIMESTAMP_HEADER, now.to_string())
-            .header(SIGNATURE_HEADER, sig)
-            .body(lambda_http::Body::Empty)
-            .unwrap()
-    };
+    let request = |key: &str| signed_request("GET", "/v1/partners/p/settings", "", key, now);
     auth.verify(&request(&dev_key), now).await.unwrap();
     assert!(matches!(auth.verify(&request("not-the-key"), now).await, Err(AppError::Unauthorized)));
 }

@@ -102,8 +102,8 @@ mod tests {
     use std::time::Duration;
 
     use serde_json::{Value, json};
-    use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
-    use shared::fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys};
+    use shared::domain::signature::SIGNATURE_HEADER;
+    use shared::fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys, sign_request, signed_request};
 
     const KEY: &str = "test-signing-key";
     const NOW: &str = "2026-11-25T10:00:00Z";
@@ -124,21 +124,8 @@ mod tests {
         NOW.parse::<jiff::Timestamp>().unwrap().as_second()
     }
 
-    /// A real `lambda_http` request, signed with `key` at `ts`.
-    fn request_signed(method: &str, path: &str, body: &str, key: &str, ts: i64) -> Request {
-        let sig = sign(key.as_bytes(), ts, &SignedParts { method, path_and_query: path, body: body.as_bytes() });
-        let b = lambda_http::http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .header(TIMESTAMP_HEADER, ts.to_string())
-            .header(SIGNATURE_HEADER, sig);
-        let body = if body.is_empty() { Body::Empty } else { Body::Text(body.to_owned()) };
-        b.body(body).unwrap()
-    }
-
     fn request(method: &str, path: &str, body: &str) -> Request {
-        request_signed(method, path, body, KEY, now_secs())
+        signed_request(method, path, body, KEY, now_secs())
     }
 
     async fn send(d: &TestDeps, req: Request) -> (u16, Value, lambda_http::http::HeaderMap) {
@@ -256,9 +243,9 @@ mod tests {
         let d = deps();
         let ts = now_secs();
         let cases = vec![
-            request_signed("GET", "/v1/partners/p1/settings", "", "wrong-key", ts),
-            request_signed("GET", "/v1/partners/p1/settings", "", KEY, ts - 301),
-            request_signed("GET", "/v1/partners/p1/settings", "", KEY, ts + 301),
+            signed_request("GET", "/v1/partners/p1/settings", "", "wrong-key", ts),
+            signed_request("GET", "/v1/partners/p1/settings", "", KEY, ts - 301),
+            signed_request("GET", "/v1/partners/p1/settings", "", KEY, ts + 301),
             lambda_http::http::Request::builder().uri("/v1/partners/p1/settings").body(Body::Empty).unwrap(),
             {
                 let mut r = request("GET", "/v1/partners/p1/settings", "");
@@ -386,15 +373,7 @@ mod tests {
             let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
             let mut req = lambda_http::request::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             if !file.contains("bad-signature") {
-                let body: Vec<u8> = req.body().as_ref().to_vec();
-                let path_q = shared::adapters::http::signed_path(&req);
-                let sig = sign(
-                    KEY.as_bytes(),
-                    now_secs(),
-                    &SignedParts { method: req.method().as_str(), path_and_query: &path_q, body: &body },
-                );
-                req.headers_mut().insert(TIMESTAMP_HEADER, now_secs().to_string().parse().unwrap());
-                req.headers_mut().insert(SIGNATURE_HEADER, sig.parse().unwrap());
+                sign_request(&mut req, KEY, now_secs());
             }
             let (status, body, _) = send(&d, req).await;
             assert_eq!(status, expected, "{file}: {body}");

@@ -70,8 +70,11 @@ impl DynamoSettingsStore {
         Self { client, table: table.into() }
     }
 
-    fn key(partner: &PartnerId) -> [(String, AttributeValue); 2] {
-        [("pk".into(), AttributeValue::S(partner_pk(partner))), ("sk".into(), AttributeValue::S(SETTINGS_SK.into()))]
+    fn key(partner: &PartnerId) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".into(), AttributeValue::S(partner_pk(partner))),
+            ("sk".into(), AttributeValue::S(SETTINGS_SK.into())),
+        ])
     }
 }
 
@@ -81,7 +84,7 @@ impl SettingsStore for DynamoSettingsStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(partner).into_iter().collect()))
+            .set_key(Some(Self::key(partner)))
             .consistent_read(true)
             .send()
             .await
@@ -100,7 +103,7 @@ impl SettingsStore for DynamoSettingsStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(partner).into_iter().collect()))
+            .set_key(Some(Self::key(partner)))
             .update_expression("SET #s = :s, #u = :u, #v = if_not_exists(#v, :zero) + :one")
             .expression_attribute_names("#s", "settings")
             .expression_attribute_names("#u", "updated_at")
@@ -140,7 +143,7 @@ impl SettingsStore for DynamoSettingsStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(partner).into_iter().collect()))
+            .set_key(Some(Self::key(partner)))
             .update_expression(
                 "SET #t = :t, token_gsi_pk = :tp, token_expires_on = :e, \
                  #s = if_not_exists(#s, :default), #v = if_not_exists(#v, :zero) + :one, #u = :u",
@@ -168,7 +171,7 @@ impl SettingsStore for DynamoSettingsStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(partner).into_iter().collect()))
+            .set_key(Some(Self::key(partner)))
             .update_expression("REMOVE #t, token_gsi_pk, token_expires_on SET #v = #v + :one, #u = :u")
             .expression_attribute_names("#t", "token")
             .expression_attribute_names("#v", "version")

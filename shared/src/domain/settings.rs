@@ -504,13 +504,8 @@ fn parse_range(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Ti
     let mut r = ObjectReader::new(v, path, errors)?;
     let time = |member: &'static str, r: &mut ObjectReader<'_>, errors: &mut Vec<FieldError>| {
         let field = r.path(member);
-        match r.str(member, errors) {
-            None => {
-                if !errors.iter().any(|e| e.field == field) {
-                    errors.push(FieldError::new(field, "is required"));
-                }
-                None
-            }
+        match r.required_str(member, errors) {
+            None => None,
             Some(s) => match ClockTime::parse(s) {
                 Some(t) if member == "from" && t == ClockTime::MIDNIGHT_END => {
                     errors.push(FieldError::new(field, "24:00 is allowed only as 'to'"));

@@ -176,11 +176,7 @@ pub fn parse_token_request(
     let Some(mut r) = ObjectReader::new(body, "", &mut errors) else {
         return Err(errors);
     };
-    let token = match r.str("token", &mut errors) {
-        None if !errors.iter().any(|e| e.field == "token") => {
-            errors.push(FieldError::new("token", "is required"));
-            None
-        }
+    let token = match r.required_str("token", &mut errors) {
         None => None,
         Some(raw) => match clean_token(raw) {
             Ok(ok) => Some(ok),

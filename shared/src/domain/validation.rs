@@ -102,6 +102,16 @@ impl<'a> ObjectReader<'a> {
         }
     }
 
+    /// A string member that must be present: "is required" when absent or null.
+    pub fn required_str(&mut self, member: &'static str, errors: &mut Vec<FieldError>) -> Option<&'a str> {
+        if self.map.get(member).is_none_or(serde_json::Value::is_null) {
+            self.seen.push(member);
+            errors.push(FieldError::new(self.path(member), "is required"));
+            return None;
+        }
+        self.str(member, errors)
+    }
+
     /// Records an error for every member that was neither read nor ignored.
     pub fn finish(self, errors: &mut Vec<FieldError>) {
         let mut unknown: Vec<&String> = self.map.keys().filter(|k| !self.seen.contains(&k.as_str())).collect();

@@ -117,6 +117,19 @@ async fn forward(State(state): State<Arc<AppState>>, req: Request) -> Response {
     resp
 }
 
+/// Adds `value` under `key`, joining repeated keys with commas as API Gateway does.
+fn append_joined(map: &mut Map<String, Value>, key: String, value: String) {
+    match map.get_mut(&key) {
+        Some(Value::String(existing)) => {
+            existing.push(',');
+            existing.push_str(&value);
+        }
+        _ => {
+            map.insert(key, Value::String(value));
+        }
+    }
+}
+
 fn build_event(
     route: &routes::Matched,
     method: &str,
@@ -129,29 +142,11 @@ fn build_event(
     // API Gateway lower-cases header names and joins repeated headers with commas.
     let mut hmap: Map<String, Value> = Map::new();
     for (name, value) in headers {
-        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match hmap.get_mut(name.as_str()) {
-            Some(Value::String(existing)) => {
-                existing.push(',');
-                existing.push_str(&v);
-            }
-            _ => {
-                hmap.insert(name.as_str().to_owned(), Value::String(v));
-            }
-        }
+        append_joined(&mut hmap, name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
     let mut query: Map<String, Value> = Map::new();
     for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
-        let (k, v) = (k.into_owned(), v.into_owned());
-        match query.get_mut(&k) {
-            Some(Value::String(existing)) => {
-                existing.push(',');
-                existing.push_str(&v);
-            }
-            _ => {
-                query.insert(k, Value::String(v));
-            }
-        }
+        append_joined(&mut query, k.into_owned(), v.into_owned());
     }
     let (body_value, is_b64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),

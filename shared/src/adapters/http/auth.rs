@@ -108,24 +108,13 @@ impl<K: SigningKeySource> Authenticator<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
-    use crate::fakes::StaticKeys;
+    use crate::fakes::{StaticKeys, signed_request};
     use std::sync::atomic::Ordering;
 
     const NOW: i64 = 1_790_000_000;
 
     fn request(key: &str) -> Request {
-        let sig = sign(
-            key.as_bytes(),
-            NOW,
-            &SignedParts { method: "GET", path_and_query: "/v1/partners/p/settings", body: b"" },
-        );
-        lambda_http::http::Request::builder()
-            .uri("/v1/partners/p/settings")
-            .header(TIMESTAMP_HEADER, NOW.to_string())
-            .header(SIGNATURE_HEADER, sig)
-            .body(lambda_http::Body::Empty)
-            .unwrap()
+        signed_request("GET", "/v1/partners/p/settings", "", key, NOW)
     }
 
     #[tokio::test]

@@ -21,8 +21,7 @@ pub const JSON: &str = "application/json";
 
 /// The path and `?query` of a request exactly as the client sent it (what is signed).
 pub fn signed_path(req: &Request) -> String {
-    let raw = req.raw_http_path();
-    let path = if raw.is_empty() { req.uri().path() } else { raw };
+    let path = route_path(req);
     match req.uri().query() {
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
         _ => path.to_owned(),
