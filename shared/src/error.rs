@@ -32,6 +32,15 @@ pub enum AppError {
     TokenMissing,
     #[error("token rejected")]
     TokenRejected,
+    /// The stored settings have no HipChat URL yet.
+    #[error("hipchat url missing")]
+    HipchatUrlMissing,
+    /// The token lacks scopes the call needs (scope identifiers).
+    #[error("missing scopes: {0:?}")]
+    MissingScopes(Vec<String>),
+    /// HipChat has a room of that name already.
+    #[error("room name taken")]
+    RoomNameTaken(String),
     /// HipChat could not be used; `status` is 502 (bad answer) or 503 (unreachable, rate limited).
     #[error("hipchat unavailable: {detail}")]
     HipchatUnavailable { status: u16, retry_after: Option<u64>, detail: String },
@@ -177,6 +186,29 @@ impl From<&AppError> for Problem {
                 409,
                 "HipChat rejected the stored token (expired or revoked): create a new token in HipChat and store it with PUT /token.",
             ),
+            HipchatUrlMissing => Problem::new(
+                "hipchat-url-missing",
+                "HipChat URL Missing",
+                409,
+                "No HipChat URL is stored for this partner: set hipchat_url with PUT /settings.",
+            ),
+            MissingScopes(scopes) => Problem::new(
+                "missing-scopes",
+                "Missing Scopes",
+                409,
+                format!(
+                    "The HipChat token lacks a scope this needs: {}. Create a token with the scopes View Room, Send Message, Manage Rooms, Send Notification and View Group, and store it with PUT /token.",
+                    if scopes.is_empty() { "unknown".to_owned() } else { crate::domain::scopes::describe(scopes) }
+                ),
+            ),
+            RoomNameTaken(name) => Problem::new(
+                "room-name-taken",
+                "Room Name Taken",
+                409,
+                format!(
+                    "HipChat already has a room named '{name}': pick that room from the list, or choose another name."
+                ),
+            ),
             HipchatUnavailable { status, retry_after, detail } => Problem {
                 retry_after: *retry_after,
                 ..Problem::new("hipchat-unavailable", "HipChat Unavailable", *status, detail.clone())
@@ -223,6 +255,9 @@ mod tests {
             (AppError::ChatClosed { next_open_at: None }, 409, "chat-closed"),
             (AppError::TokenMissing, 409, "token-missing"),
             (AppError::TokenRejected, 409, "token-rejected"),
+            (AppError::HipchatUrlMissing, 409, "hipchat-url-missing"),
+            (AppError::MissingScopes(vec!["manage_rooms".into()]), 409, "missing-scopes"),
+            (AppError::RoomNameTaken("Support".into()), 409, "room-name-taken"),
             (
                 AppError::HipchatUnavailable { status: 503, retry_after: Some(30), detail: "x".into() },
                 503,

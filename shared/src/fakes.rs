@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
-use crate::domain::token::TokenMeta;
+use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::ports::{Clock, PortError, Precondition, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets};
 
 /// A settings store in a `HashMap`; `fail_with_unavailable` makes every call fail.
@@ -85,6 +85,22 @@ impl SettingsStore for MemoryStore {
         entry.version += 1;
         entry.updated_at = now;
         Ok(entry.clone())
+    }
+
+    async fn record_token_check(
+        &self,
+        partner: &PartnerId,
+        checked: &TokenMeta,
+        check: &TokenCheck,
+    ) -> Result<bool, PortError> {
+        self.enter()?;
+        let mut items = self.items.lock().unwrap();
+        let Some(token) = items.get_mut(partner).and_then(|s| s.token.as_mut()).filter(|t| t.same_token(checked))
+        else {
+            return Ok(false);
+        };
+        *token = token.clone().with_check(check);
+        Ok(true)
     }
 
     async fn clear_token(&self, partner: &PartnerId, now: Timestamp) -> Result<(), PortError> {

@@ -4,7 +4,7 @@
 //!
 //! Whatever level is asked for, the AWS SDK's HTTP layers are capped at INFO: at TRACE the
 //! smithy orchestrator logs whole requests, and a `PutSecretValue` request carries the
-//! partner's HipChat token. Secrets must never reach a log line.
+//! partner's HipChat token; `reqwest` logs URLs, and `GET /v2/oauth/token/{token}` has one in its path. Secrets must never reach a log line.
 
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Subscriber;
@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Targets that may log request or response bodies (and so secrets) below INFO.
-pub const CAPPED_TARGETS: [&str; 8] = [
+pub const CAPPED_TARGETS: [&str; 9] = [
     "aws_smithy_runtime",
     "aws_smithy_runtime_api",
     "aws_smithy_http",
@@ -21,6 +21,7 @@ pub const CAPPED_TARGETS: [&str; 8] = [
     "aws_sdk_dynamodb",
     "hyper",
     "hyper_util",
+    "reqwest",
 ];
 
 /// The filter for a requested level (`AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` syntax).

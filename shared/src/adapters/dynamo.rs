@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::aws::classify;
 use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
-use crate::domain::token::TokenMeta;
+use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::ports::{PortError, Precondition, SettingsStore, StoredSettings};
 
 pub const SETTINGS_SK: &str = "SETTINGS";
@@ -164,6 +164,40 @@ impl SettingsStore for DynamoSettingsStore {
             .await
             .map_err(|e| classify("DynamoDB UpdateItem (token)", e))?;
         decode(out.attributes.unwrap_or_default())
+    }
+
+    async fn record_token_check(
+        &self,
+        partner: &PartnerId,
+        checked: &TokenMeta,
+        check: &TokenCheck,
+    ) -> Result<bool, PortError> {
+        let mut update = "SET #t.rejected = :r, #t.checked_at = :c".to_owned();
+        let mut req = self.client.update_item();
+        if check.missing_scopes.is_empty() {
+            update.push_str(" REMOVE #t.missing_scopes");
+        } else {
+            update.push_str(", #t.missing_scopes = :m");
+            req = req.expression_attribute_values(":m", to_av("encoding scopes", &check.missing_scopes)?);
+        }
+        let res = req
+            .table_name(&self.table)
+            .set_key(Some(Self::key(partner)))
+            .update_expression(update)
+            .condition_expression("#t.last4 = :l AND #t.issued_on = :i")
+            .expression_attribute_names("#t", "token")
+            .expression_attribute_values(":r", AttributeValue::Bool(check.rejected))
+            .expression_attribute_values(":c", AttributeValue::S(check.checked_at.to_string()))
+            .expression_attribute_values(":l", AttributeValue::S(checked.last4.clone()))
+            .expression_attribute_values(":i", AttributeValue::S(checked.issued_on.to_string()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            // The token was replaced or removed since it was read: its check result is stale.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("DynamoDB UpdateItem (token check)", e)),
+        }
     }
 
     async fn clear_token(&self, partner: &PartnerId, now: Timestamp) -> Result<(), PortError> {

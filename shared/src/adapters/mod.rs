@@ -2,5 +2,6 @@
 
 pub mod aws;
 pub mod dynamo;
+pub mod hipchat;
 pub mod http;
 pub mod secrets;

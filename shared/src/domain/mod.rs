@@ -2,6 +2,7 @@
 
 pub mod hipchat_url;
 pub mod partner;
+pub mod scopes;
 pub mod settings;
 pub mod signature;
 pub mod token;

@@ -3,8 +3,8 @@
 //! HipChat personal tokens expire one year after they were made. We store the token in
 //! Secrets Manager and keep only metadata beside the settings ([`TokenMeta`]).
 
-use jiff::ToSpan;
 use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,20 @@ pub struct TokenMeta {
     /// Where the token itself is stored (the Secrets Manager secret name), for operators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
+    /// When HipChat last confirmed or rejected this token (connection check, health probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Timestamp>,
+    /// Required scopes the token lacked at `checked_at`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_scopes: Vec<String>,
+}
+
+/// What a check against HipChat found out about the stored token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenCheck {
+    pub rejected: bool,
+    pub missing_scopes: Vec<String>,
+    pub checked_at: Timestamp,
 }
 
 /// `ok`, `expiring` (within 30 days), `expired`, or `rejected` by HipChat.
@@ -65,6 +79,10 @@ pub struct TokenView {
     pub days_left: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<TokenStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_scopes: Vec<String>,
 }
 
 /// One year after `issued_on` (29 February maps to 28 February).
@@ -82,11 +100,27 @@ impl TokenMeta {
             expires_on: expires_on(issued_on),
             rejected: false,
             secret_name: None,
+            checked_at: None,
+            missing_scopes: Vec::new(),
         }
     }
 
     pub fn with_secret_name(self, name: impl Into<String>) -> Self {
         Self { secret_name: Some(name.into()), ..self }
+    }
+
+    /// The same token (a check result applies only to the token that was checked).
+    pub fn same_token(&self, other: &TokenMeta) -> bool {
+        self.last4 == other.last4 && self.issued_on == other.issued_on
+    }
+
+    pub fn with_check(self, check: &TokenCheck) -> Self {
+        Self {
+            rejected: check.rejected,
+            missing_scopes: check.missing_scopes.clone(),
+            checked_at: Some(check.checked_at),
+            ..self
+        }
     }
 
     /// Whole days from `today` until `expires_on` (0 on the day it expires, negative after).
@@ -115,13 +149,24 @@ impl TokenMeta {
             expires_on: Some(self.expires_on),
             days_left: Some(self.days_left(today)),
             status: Some(self.status(today)),
+            checked_at: self.checked_at,
+            missing_scopes: self.missing_scopes.clone(),
         }
     }
 }
 
 impl TokenView {
     pub fn not_configured() -> Self {
-        Self { configured: false, last4: None, issued_on: None, expires_on: None, days_left: None, status: None }
+        Self {
+            configured: false,
+            last4: None,
+            issued_on: None,
+            expires_on: None,
+            days_left: None,
+            status: None,
+            checked_at: None,
+            missing_scopes: Vec::new(),
+        }
     }
 
     pub fn of(meta: Option<&TokenMeta>, today: Date) -> Self {

@@ -3,12 +3,14 @@
 
 use std::future::Future;
 
+pub mod hipchat;
+
 use jiff::Timestamp;
 use secrecy::SecretString;
 
 use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
-use crate::domain::token::TokenMeta;
+use crate::domain::token::{TokenCheck, TokenMeta};
 
 /// A boxed error from an adapter, kept as the `source` of a [`PortError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -78,6 +80,18 @@ pub trait SettingsStore: Send + Sync {
         token: &TokenMeta,
         now: Timestamp,
     ) -> impl Future<Output = Result<StoredSettings, PortError>> + Send;
+
+    /// Records what a check against HipChat found (rejected, missing scopes, when) on the
+    /// stored token, if it is still `checked` (a token replaced meanwhile is left alone).
+    /// Does not bump the version: the settings document did not change, and an admin who
+    /// checks the connection between reading and saving the settings must not get a 412.
+    /// Returns whether it was recorded.
+    fn record_token_check(
+        &self,
+        partner: &PartnerId,
+        checked: &TokenMeta,
+        check: &TokenCheck,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
     /// Removes the token metadata and bumps the version (no-op when there is no token).
     fn clear_token(&self, partner: &PartnerId, now: Timestamp) -> impl Future<Output = Result<(), PortError>> + Send;

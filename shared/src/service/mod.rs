@@ -1,4 +1,7 @@
 //! Use cases: what a handler calls once it has parsed a request. Each takes its ports by
 //! reference and returns a value to serialize or an [`crate::error::AppError`].
 
+pub mod connection;
+pub mod hipchat;
+pub mod rooms;
 pub mod settings;

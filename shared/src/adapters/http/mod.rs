@@ -71,6 +71,14 @@ pub fn json_body(req: &Request) -> Result<Value, AppError> {
     })
 }
 
+/// Like [`json_body`], but an empty body reads as `{}` (for endpoints whose body is optional).
+pub fn optional_json_body(req: &Request) -> Result<Value, AppError> {
+    if body_bytes(req)?.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    json_body(req)
+}
+
 /// Reads `If-Match`: absent → no precondition; `*` → must exist; otherwise the listed
 /// strong entity tags `"<version>"` (weak or non-numeric tags can never match).
 pub fn if_match(req: &Request) -> Precondition {

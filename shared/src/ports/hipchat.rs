@@ -1,0 +1,329 @@
+//! The HipChat v2 API as the services see it: typed calls and one typed error.
+//!
+//! The adapter (`adapters::hipchat`) implements it with `reqwest`; handler tests may fake it.
+//! Nothing here depends on the local simulator: it is the API a real HipChat Cloud or
+//! Server spoke (`../shared/reference/hipchat-api-v2.md`).
+
+use std::fmt;
+use std::future::Future;
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+use serde::Serialize;
+use url::Url;
+
+/// Where and as whom to call HipChat: the API root (`<base>/v2/`) and the token.
+/// `Debug` never shows the token.
+#[derive(Clone)]
+pub struct HipchatAccess {
+    base: Url,
+    token: SecretString,
+}
+
+impl HipchatAccess {
+    /// `base_url` is the normalised base (`https://host[:port]`, see `domain::hipchat_url`).
+    pub fn new(base_url: &str, token: SecretString) -> Result<Self, url::ParseError> {
+        let base = Url::parse(base_url)?;
+        if base.cannot_be_a_base() {
+            return Err(url::ParseError::RelativeUrlWithCannotBeABaseBase);
+        }
+        Ok(Self { base, token })
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
+    /// `<base>/v2/<segments…>`, each segment percent-encoded (a room name with a space
+    /// becomes `%20`, `#` becomes `%23`, `/` becomes `%2F`).
+    pub fn api_url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push("v2").extend(segments);
+        }
+        url
+    }
+
+    pub fn token(&self) -> &SecretString {
+        &self.token
+    }
+}
+
+impl fmt::Debug for HipchatAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HipchatAccess").field("base", &self.base_url()).field("token", &"[REDACTED]").finish()
+    }
+}
+
+/// A room by numeric id or by (case-sensitive) name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomRef<'a> {
+    Id(u64),
+    Name(&'a str),
+}
+
+impl fmt::Display for RoomRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RoomRef::Id(id) => write!(f, "{id}"),
+            RoomRef::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// `GET /v2/room` paging and filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListRooms {
+    pub start_index: u64,
+    /// 0–1000 (HipChat's range).
+    pub max_results: u32,
+    pub include_private: bool,
+    pub include_archived: bool,
+}
+
+/// One item of `GET /v2/room`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomSummary {
+    pub id: u64,
+    pub name: String,
+    pub privacy: String,
+    pub is_archived: bool,
+}
+
+/// One page of `GET /v2/room`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomPage {
+    pub items: Vec<RoomSummary>,
+    pub start_index: u64,
+    pub max_results: u32,
+    /// HipChat gave a `links.next`: more rooms follow.
+    pub has_next: bool,
+}
+
+/// `GET /v2/room/{id_or_name}`, the members we use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub id: u64,
+    pub name: String,
+    pub topic: String,
+    pub privacy: String,
+    pub is_archived: bool,
+    pub is_guest_accessible: bool,
+    pub guest_access_url: Option<String>,
+    pub owner_id: Option<u64>,
+}
+
+/// `POST /v2/room`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewRoom {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    pub privacy: Privacy,
+    pub guest_access: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Privacy {
+    Public,
+    Private,
+}
+
+/// `PUT /v2/room/{id}`: a full replacement (HipChat requires all six members).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomUpdate {
+    pub name: String,
+    pub privacy: String,
+    pub is_archived: bool,
+    pub is_guest_accessible: bool,
+    pub topic: String,
+    pub owner_id: u64,
+}
+
+/// `POST /v2/room/{id}/notification`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub message: String,
+    pub message_format: MessageFormat,
+    pub color: Color,
+    pub notify: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageFormat {
+    Html,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    Yellow,
+    Green,
+    Red,
+    Purple,
+    Gray,
+    Random,
+}
+
+/// `GET /v2/oauth/token/{token}`, the members we use (HipChat documented only `scopes`,
+/// `client` and `owner`; `expires_in` is read when a server gives it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub scopes: Vec<String>,
+    pub owner_id: Option<u64>,
+    pub expires_in: Option<i64>,
+}
+
+/// `GET /v2/capabilities`, the members we use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    pub name: Option<String>,
+    /// `links.api`, e.g. `https://api.hipchat.com/v2`.
+    pub api_url: Option<String>,
+}
+
+/// A call checked with `auth_test=true` (HipChat answers 202 without running it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// `GET /v2/room`: `view_group` or `view_room`.
+    ListRooms,
+    /// `POST /v2/room`: `manage_rooms`.
+    CreateRoom,
+    /// `POST /v2/room/{id}/notification`: `send_notification`.
+    SendNotification(u64),
+    /// `POST /v2/room/{id}/message`: `send_message`.
+    SendMessage(u64),
+}
+
+/// Which HipChat limit a 429 came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// 100 requests per 5 minutes per token (`X-Ratelimit-*`).
+    RateLimit,
+    /// 30 sends per minute per room (`X-Floodcontrol-*`).
+    FloodControl,
+}
+
+/// Why HipChat could not be reached at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unreachable {
+    /// The host name does not resolve.
+    Dns,
+    /// Nothing listens on that port (or a firewall rejects the connection).
+    Refused,
+    /// The TLS handshake failed (certificate, protocol, or a plain-HTTP port).
+    Tls,
+    /// No answer within the client's timeout.
+    Timeout,
+    /// The connection failed or was closed before an answer arrived.
+    Connection,
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unreachable::Dns => "the host name does not resolve",
+            Unreachable::Refused => "the connection was refused",
+            Unreachable::Tls => "the TLS handshake failed",
+            Unreachable::Timeout => "it did not answer in time",
+            Unreachable::Connection => "the connection failed or was closed before an answer",
+        })
+    }
+}
+
+/// Everything a HipChat call can end in other than success. The messages never contain
+/// the token or a URL that could hold one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HipchatError {
+    /// 401: the token is unknown, expired (one year after it was made) or revoked.
+    #[error("HipChat rejected the token (401)")]
+    TokenRejected,
+    /// 403: the token lacks a scope; `scopes` are the ones the call would accept.
+    #[error("the token lacks a scope this call needs (one of: {})", scopes.join(", "))]
+    MissingScopes { scopes: Vec<String> },
+    /// 404 "Room '<x>' not found".
+    #[error("room not found")]
+    RoomNotFound,
+    /// 400 "Another room exists with that name."
+    #[error("another room exists with that name")]
+    NameTaken,
+    /// 429 after the client's one retry (or with a reset too far away to wait for).
+    #[error("HipChat {kind:?} reached; resets at {reset_at:?}")]
+    RateLimited { kind: LimitKind, reset_at: Option<Timestamp> },
+    /// 400 for a value HipChat refused.
+    #[error("HipChat refused a value{}: {message}", field.as_deref().map(|f| format!(" of '{f}'")).unwrap_or_default())]
+    Validation { field: Option<String>, message: String },
+    /// Another HipChat error answer (4xx) we have no better name for.
+    #[error("HipChat answered {status}: {message}")]
+    Refused { status: u16, message: String },
+    /// No answer: DNS, refused, TLS, timeout or a broken connection.
+    #[error("HipChat is unreachable: {kind}")]
+    Unreachable { kind: Unreachable, detail: String },
+    /// Something answered, but not as the HipChat v2 API does.
+    #[error("the server does not answer like the HipChat v2 API: {detail}")]
+    NotHipchat { status: u16, detail: String },
+    /// 5xx.
+    #[error("HipChat answered with a server error ({status})")]
+    Server { status: u16 },
+}
+
+/// The HipChat calls the functions make.
+pub trait Hipchat: Send + Sync {
+    /// `GET /v2/capabilities` (no token needed).
+    fn capabilities(&self, access: &HipchatAccess) -> impl Future<Output = Result<Capabilities, HipchatError>> + Send;
+
+    /// `GET /v2/oauth/token/{token}`: the token's scopes.
+    fn token_info(&self, access: &HipchatAccess) -> impl Future<Output = Result<TokenInfo, HipchatError>> + Send;
+
+    /// Checks a call with `auth_test=true`: `Ok` when the token may make it.
+    fn auth_test(&self, access: &HipchatAccess, probe: Probe) -> impl Future<Output = Result<(), HipchatError>> + Send;
+
+    fn list_rooms(
+        &self,
+        access: &HipchatAccess,
+        page: &ListRooms,
+    ) -> impl Future<Output = Result<RoomPage, HipchatError>> + Send;
+
+    fn get_room(
+        &self,
+        access: &HipchatAccess,
+        room: RoomRef<'_>,
+    ) -> impl Future<Output = Result<Room, HipchatError>> + Send;
+
+    /// `POST /v2/room` → the new room's id. Never retried on a transport error (it may
+    /// have been created); a 429 (which HipChat answers before doing anything) is.
+    fn create_room(
+        &self,
+        access: &HipchatAccess,
+        room: &NewRoom,
+    ) -> impl Future<Output = Result<u64, HipchatError>> + Send;
+
+    fn update_room(
+        &self,
+        access: &HipchatAccess,
+        id: u64,
+        update: &RoomUpdate,
+    ) -> impl Future<Output = Result<(), HipchatError>> + Send;
+
+    fn delete_room(
+        &self,
+        access: &HipchatAccess,
+        room: RoomRef<'_>,
+    ) -> impl Future<Output = Result<(), HipchatError>> + Send;
+
+    fn send_notification(
+        &self,
+        access: &HipchatAccess,
+        room: RoomRef<'_>,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<(), HipchatError>> + Send;
+}
