@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The local stack: moto server, the DynamoDB table, a dev signing key, the functions under
-`cargo lambda watch`, and the local gateway -- all on loopback.
+"""The local stack: moto server, the DynamoDB table, a dev signing key, the HipChat v2
+simulator, the functions under `cargo lambda watch`, and the local gateway -- all on loopback.
 
     stack.py run             bring everything up, seed a demo partner, print signed example
                              calls, stay in the foreground until Ctrl-C / SIGTERM
@@ -10,8 +10,9 @@
 Run it through the Makefile (`make run`, `make test`), which installs the Python venv this
 script needs (boto3 and PyYAML come with moto and cfn-lint) and builds the Rust binaries.
 
-Ports default to free loopback ports; set MOTO_PORT, LAMBDA_PORT or GATEWAY_PORT to pin them.
-Writes .local/stack.env (API_BASE_URL, SIGNING_KEY, AWS_ENDPOINT_URL, TABLE_NAME, ...); in test
+Ports default to free loopback ports; set MOTO_PORT, HIPCHAT_PORT, LAMBDA_PORT or GATEWAY_PORT
+to pin them. Writes .local/stack.env (API_BASE_URL, SIGNING_KEY, HIPCHAT_URL, HIPCHAT_TOKEN,
+HIPCHAT_NOTIFICATION_ROOM_ID, AWS_ENDPOINT_URL, TABLE_NAME, ...); in test
 mode everything goes to .local/test/ instead, so a running `make run` keeps its files.
 """
 
@@ -42,6 +43,7 @@ SECRET_PREFIX = f"dynaboard-hipchat/{STAGE}"
 SIGNING_SECRET_ID = f"{SECRET_PREFIX}/signing-keys"
 TABLE_NAME = f"dynaboard-hipchat-{STAGE}"
 DEMO_PARTNER_ID = "demo"
+DEMO_ROOM_NAME = "dynaBOARD notifications"
 # The functions that exist: one binary crate per folder in functions/.
 FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").exists())
 
@@ -148,6 +150,22 @@ class Stack:
         self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         log(f"moto server on {self.env['AWS_ENDPOINT_URL']}")
 
+    def start_hipchat(self):
+        port = port_from_env("HIPCHAT_PORT")
+        proc = self.spawn("hipchat-sim", [str(TARGET / "debug" / "hipchat-sim"), "--listen", f"127.0.0.1:{port}"])
+        wait_for_port(port, proc, "hipchat-sim")
+        self.env["HIPCHAT_URL"] = f"http://127.0.0.1:{port}"
+        log(f"HipChat v2 simulator on {self.env['HIPCHAT_URL']} (control API: /_sim/)")
+
+    def hipchat_sim(self, method, path, body):
+        """A call to the simulator's /_sim/ control API; returns the JSON answer."""
+        req = urllib.request.Request(
+            self.env["HIPCHAT_URL"] + path, method=method, data=json.dumps(body).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
     def aws(self, service):
         return boto3.client(
             service,
@@ -235,10 +253,11 @@ class Stack:
 
     def warm_up(self):
         """One unsigned call per function starts its process (answer: 401)."""
-        for fn, path in [("settings", f"/v1/partners/{DEMO_PARTNER_ID}/settings")]:
+        p = f"/v1/partners/{DEMO_PARTNER_ID}"
+        for fn, method, path in [("settings", "GET", f"{p}/settings"), ("connection-check", "POST", f"{p}/connection-check")]:
             if fn not in FUNCTIONS:
                 continue
-            req = urllib.request.Request(self.env["API_BASE_URL"] + path)
+            req = urllib.request.Request(self.env["API_BASE_URL"] + path, method=method)
             try:
                 urllib.request.urlopen(req, timeout=300)
             except urllib.error.HTTPError as e:
@@ -264,6 +283,7 @@ class Stack:
         self.start_moto()
         self.create_table()
         self.create_signing_key()
+        self.start_hipchat()
         self.start_functions(reload)
         self.start_gateway()
         self.write_env_file()
@@ -279,11 +299,13 @@ class Stack:
         return out.stdout
 
     def seed_demo(self):
-        token = f"demo{secrets.token_hex(18)}"
+        # In the simulator: a token with every scope and a notification room.
+        token = self.hipchat_sim("POST", "/_sim/tokens", {"token": f"demo{secrets.token_hex(18)}"})["token"]
+        room = self.hipchat_sim("POST", "/_sim/rooms", {"name": DEMO_ROOM_NAME, "topic": "dynaBOARD events and chat requests"})
         settings = {
             "active": True,
-            "hipchat_url": "http://127.0.0.1:1",
-            "notification_room_id": 1,
+            "hipchat_url": self.env["HIPCHAT_URL"],
+            "notification_room_id": room["id"],
             "language": "en",
             "chat": {
                 "show_button": True,
@@ -299,8 +321,13 @@ class Stack:
         self.call("PUT", f"/v1/partners/{DEMO_PARTNER_ID}/settings", json.dumps(settings))
         self.call("PUT", f"/v1/partners/{DEMO_PARTNER_ID}/token", json.dumps({"token": token}))
         self.env["HIPCHAT_TOKEN"] = token
+        self.env["HIPCHAT_NOTIFICATION_ROOM_ID"] = str(room["id"])
         self.write_env_file()
-        log(f"demo partner '{DEMO_PARTNER_ID}' seeded (settings + token)")
+        log(f"demo partner '{DEMO_PARTNER_ID}' seeded (settings + token; HipChat room {room['id']} '{DEMO_ROOM_NAME}')")
+        report = json.loads(self.call("POST", f"/v1/partners/{DEMO_PARTNER_ID}/connection-check"))
+        if not report.get("ok"):
+            raise RuntimeError(f"the demo connection check failed: {json.dumps(report['problems'])}")
+        log("demo connection check: ok")
 
 
 def print_examples(env):
@@ -310,6 +337,7 @@ def print_examples(env):
 dynaBOARD <-> HipChat local stack is up.
   API_BASE_URL      {env['API_BASE_URL']}
   moto (AWS)        {env['AWS_ENDPOINT_URL']}   table {env['TABLE_NAME']}
+  HipChat simulator {env['HIPCHAT_URL']}   demo room {env.get('HIPCHAT_NOTIFICATION_ROOM_ID', '-')}, token in HIPCHAT_TOKEN
   variables         .local/stack.env      logs: .local/logs/
 
 Signed example calls (the helper reads .local/stack.env):
@@ -318,6 +346,11 @@ Signed example calls (the helper reads .local/stack.env):
   {call} PUT {p}/settings -H 'If-Match: "1"' '{{"active": false}}'     # 412 once the version moved on
   {call} PUT {p}/token '{{"token": "  paste-your-token-here  "}}'
   {call} DELETE {p}/token
+  {call} POST {p}/connection-check                                  # ok: true
+  {call} POST {p}/connection-check '{{"hipchat_url": "{env['HIPCHAT_URL']}/v2/", "token": " nope-not-a-token "}}'
+  {call} GET '{p}/rooms?q=dyna&limit=10'
+  {call} POST {p}/rooms '{{"name": "Support team", "topic": "dynaBOARD"}}'
+  curl -s {env['HIPCHAT_URL']}/_sim/rooms                         # what HipChat received
   {call} GET {p}/settings --unsigned                                 # 401
   make invoke FN=settings EVENT=events/settings.get.json             # cargo lambda invoke, freshly signed
 Press Ctrl-C to stop.
@@ -366,13 +399,13 @@ def main(argv):
             return 2
         result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **stack.env})
         if result.returncode != 0:
-            print_log_tails(("functions", "gateway"), 40)
+            print_log_tails(("functions", "gateway", "hipchat-sim"), 40)
         return result.returncode
     except KeyboardInterrupt:
         return 0 if mode == "run" else 130
     except Exception as e:  # noqa: BLE001 -- report any start-up failure plainly
         print(f"[stack] error: {e}", file=sys.stderr)
-        print_log_tails(("moto", "functions", "gateway"), 30)
+        print_log_tails(("moto", "hipchat-sim", "functions", "gateway"), 30)
         return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -23,3 +23,6 @@ pub mod telemetry;
 /// so test and non-test builds of the workspace share one build of this crate and
 /// `cargo lambda watch` never rebuilds what `make test` built; unused, it is not linked in.
 pub mod fakes;
+
+/// A signed client of the local stack for end-to-end tests.
+pub mod e2e;

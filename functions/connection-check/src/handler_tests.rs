@@ -471,3 +471,55 @@ async fn hipchat_outages_are_503_with_retry_after_when_known() {
     assert_eq!(status, 200, "recovers once the fault is gone");
     assert_eq!(w.d.store.calls.load(Ordering::SeqCst), 5, "one settings read per request (plus the setup)");
 }
+
+/// The sample events in events/ run through the handler as `cargo lambda invoke` would
+/// deliver them (re-signed, except the bad-signature one), for a demo partner whose
+/// settings point at the simulator.
+#[tokio::test]
+async fn sample_events_give_the_documented_statuses() {
+    let w = world().await;
+    let room = w.sim.sim().add_room(RoomSpec { name: "dynaBOARD notifications".into(), ..RoomSpec::default() });
+    let p = PartnerId::parse("demo").unwrap();
+    let doc = json!({"active": true, "hipchat_url": w.base(), "notification_room_id": room});
+    let now: Timestamp = NOW.parse().unwrap();
+    w.d.store.put(&p, &parse_settings(&doc).unwrap().settings, &Precondition::None, now).await.unwrap();
+    let secret = SecretString::from(w.token(TOKEN, &GUIDE_SCOPES));
+    w.d.secrets.put(&p, &secret).await.unwrap();
+    w.d.store.set_token(&p, &TokenMeta::new(&secret, shared::service::settings::today(now)), now).await.unwrap();
+    let cases = [
+        ("connection-check.stored.json", 200),
+        ("connection-check.before-saving.json", 200),
+        ("connection-check.rooms-list.json", 200),
+        ("connection-check.rooms-create.json", 201),
+        ("connection-check.rooms-create.json", 409),
+        ("connection-check.rooms-invalid.json", 422),
+        ("connection-check.bad-signature.json", 401),
+    ];
+    for (file, expected) in cases {
+        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+        let mut req = lambda_http::request::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        if !file.contains("bad-signature") {
+            shared::fakes::sign_request(&mut req, KEY, now.as_second());
+        }
+        let resp = handle(&w.d, req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            _ => Value::Null,
+        };
+        assert_eq!(status, expected, "{file}: {body}");
+        match file {
+            "connection-check.stored.json" => assert_eq!(body["ok"], true, "{body}"),
+            "connection-check.before-saving.json" => {
+                assert_eq!(codes(&body), ["token_whitespace", "url_has_path", "unreachable"], "{body}")
+            }
+            "connection-check.rooms-list.json" => assert_eq!(body["items"][0]["name"], "dynaBOARD notifications"),
+            "connection-check.rooms-invalid.json" => {
+                let fields: Vec<&str> =
+                    body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+                assert_eq!(fields, ["name", "owner"]);
+            }
+            _ => {}
+        }
+    }
+}

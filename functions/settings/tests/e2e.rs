@@ -1,62 +1,12 @@
 //! End to end through the local gateway and `cargo lambda watch` (the real Lambda runtime
 //! API emulator), with signed requests, against moto. Run by `make test`.
 
-use reqwest::{Client, Method, StatusCode};
-use serde_json::{Value, json};
-use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
-
-struct Api {
-    base: String,
-    key: String,
-    client: Client,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-}
-
-impl Api {
-    fn from_env() -> Self {
-        let var = |n: &str| std::env::var(n).unwrap_or_else(|_| panic!("{n} is not set: run through `make test`"));
-        Self { base: var("API_BASE_URL"), key: var("SIGNING_KEY"), client: Client::new() }
-    }
-
-    async fn send(&self, method: Method, path: &str, body: &str, signed: bool, extra: &[(&str, &str)]) -> Answer {
-        let mut req = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base))
-            .header("content-type", "application/json");
-        if signed {
-            let now = jiff::Timestamp::now().as_second();
-            let sig = sign(
-                self.key.as_bytes(),
-                now,
-                &SignedParts { method: method.as_str(), path_and_query: path, body: body.as_bytes() },
-            );
-            req = req.header(TIMESTAMP_HEADER, now.to_string()).header(SIGNATURE_HEADER, sig);
-        }
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        let resp = req.body(body.to_owned()).send().await.expect("the local gateway answers");
-        Answer { status: resp.status(), headers: resp.headers().clone(), text: resp.text().await.unwrap() }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: &str) -> Answer {
-        self.send(method, path, body, true, &[]).await
-    }
-}
+use reqwest::Method;
+use serde_json::json;
+use shared::e2e::{Api, unique_partner};
 
 fn partner() -> String {
-    format!("e2e-{}", jiff::Timestamp::now().as_nanosecond() % 1_000_000_000_000)
+    unique_partner("e2e")
 }
 
 #[tokio::test]

@@ -4,17 +4,10 @@
 //! `make test` starts the stack and runs them with `--include-ignored`.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use shared::adapters::aws::{AwsClients, load_sdk_config};
 use shared::domain::partner::PartnerId;
 
-/// A variable the local stack exports; a clear failure when the stack is not running.
-pub fn stack_var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run these tests through `make test` (it starts the local stack)")
-    })
-}
+pub use shared::e2e::stack_var;
 
 pub async fn clients() -> AwsClients {
     // Fail loudly rather than talk to a real AWS account.
@@ -24,9 +17,7 @@ pub async fn clients() -> AwsClients {
 
 /// A partner id no other test (or run) uses.
 pub fn unique_partner(tag: &str) -> PartnerId {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    PartnerId::parse(&format!("t-{tag}-{nanos:x}-{}", N.fetch_add(1, Ordering::SeqCst))).unwrap()
+    PartnerId::parse(&shared::e2e::unique_partner(&format!("t-{tag}"))).unwrap()
 }
 
 /// Every item stored under the partner's key.

@@ -11,6 +11,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("DELETE", "/v1/partners/{partner_id}/settings", "settings"),
     ("PUT", "/v1/partners/{partner_id}/token", "settings"),
     ("DELETE", "/v1/partners/{partner_id}/token", "settings"),
+    ("POST", "/v1/partners/{partner_id}/connection-check", "connection-check"),
+    ("GET", "/v1/partners/{partner_id}/rooms", "connection-check"),
+    ("POST", "/v1/partners/{partner_id}/rooms", "connection-check"),
 ];
 
 #[derive(Debug, PartialEq)]

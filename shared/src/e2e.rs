@@ -1,0 +1,74 @@
+//! For end-to-end tests against the local stack (`make test`): a client that signs its
+//! requests as dynaBOARD does and calls the local gateway. Not used by the functions.
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+
+use crate::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
+
+/// A variable the local stack exports; a clear failure when the stack is not running.
+pub fn stack_var(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run through `make test` (it starts the local stack)"))
+}
+
+/// The signed API of the local stack (`API_BASE_URL`, `SIGNING_KEY`).
+pub struct Api {
+    pub base: String,
+    pub key: String,
+    client: Client,
+}
+
+/// What the API answered.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl Api {
+    pub fn from_env() -> Self {
+        Self { base: stack_var("API_BASE_URL"), key: stack_var("SIGNING_KEY"), client: Client::new() }
+    }
+
+    /// Sends `body` to `path` (with `?query`), signed unless `signed` is false, with extra headers.
+    pub async fn send(&self, method: Method, path: &str, body: &str, signed: bool, extra: &[(&str, &str)]) -> Answer {
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if signed {
+            let now = jiff::Timestamp::now().as_second();
+            let sig = sign(
+                self.key.as_bytes(),
+                now,
+                &SignedParts { method: method.as_str(), path_and_query: path, body: body.as_bytes() },
+            );
+            req = req.header(TIMESTAMP_HEADER, now.to_string()).header(SIGNATURE_HEADER, sig);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        let resp = req.body(body.to_owned()).send().await.expect("the local gateway answers");
+        Answer { status: resp.status(), headers: resp.headers().clone(), text: resp.text().await.unwrap_or_default() }
+    }
+
+    /// A signed call.
+    pub async fn call(&self, method: Method, path: &str, body: &str) -> Answer {
+        self.send(method, path, body, true, &[]).await
+    }
+}
+
+/// A partner id no other test (or run) uses.
+pub fn unique_partner(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{tag}-{}-{}", jiff::Timestamp::now().as_nanosecond() % 1_000_000_000_000, N.fetch_add(1, Ordering::SeqCst))
+}
