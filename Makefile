@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: help run test build venv lint fmt invoke clean
 
 help:
-	@echo "make run     start the local stack (moto, functions, gateway), seed a demo partner, print example calls"
+	@echo "make run     start the local stack (moto, HipChat simulator, functions, gateway), seed a demo partner, print example calls"
 	@echo "make test    lint, then every test tier against a fresh local stack; stops what it started"
 	@echo "make invoke FN=settings EVENT=events/settings.get.json   invoke one function with a freshly signed event (needs make run)"
 	@echo "make fmt     format the code"
