@@ -341,16 +341,16 @@ dynaBOARD <-> HipChat local stack is up.
   variables         .local/stack.env      logs: .local/logs/
 
 Signed example calls (the helper reads .local/stack.env):
-  {call} GET {p}/settings
-  {call} PUT {p}/settings '{{"active": true, "hipchat_url": "https://hipchat.example.com/v2/", "notification_room_id": 4711}}'
-  {call} PUT {p}/settings -H 'If-Match: "1"' '{{"active": false}}'     # 412 once the version moved on
-  {call} PUT {p}/token '{{"token": "  paste-your-token-here  "}}'
-  {call} DELETE {p}/token
   {call} POST {p}/connection-check                                  # ok: true
   {call} POST {p}/connection-check '{{"hipchat_url": "{env['HIPCHAT_URL']}/v2/", "token": " nope-not-a-token "}}'
   {call} GET '{p}/rooms?q=dyna&limit=10'
   {call} POST {p}/rooms '{{"name": "Support team", "topic": "dynaBOARD"}}'
   curl -s {env['HIPCHAT_URL']}/_sim/rooms                         # what HipChat received
+  {call} GET {p}/settings
+  {call} PUT {p}/settings '{{"active": true, "hipchat_url": "https://hipchat.example.com/v2/", "notification_room_id": 4711}}'
+  {call} PUT {p}/settings -H 'If-Match: "1"' '{{"active": false}}'     # 412 once the version moved on
+  {call} PUT {p}/token '{{"token": "  paste-your-token-here  "}}'
+  {call} DELETE {p}/token
   {call} GET {p}/settings --unsigned                                 # 401
   make invoke FN=settings EVENT=events/settings.get.json             # cargo lambda invoke, freshly signed
 Press Ctrl-C to stop.

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use shared::adapters::dynamo::{DynamoSettingsStore, TOKEN_EXPIRY_INDEX, partner_pk};
 use shared::domain::settings::{Settings, parse_settings};
-use shared::domain::token::TokenMeta;
+use shared::domain::token::{TokenCheck, TokenMeta};
 use shared::ports::{PortError, Precondition, SettingsStore};
 
 async fn store() -> (DynamoSettingsStore, aws_sdk_dynamodb::Client, String) {
@@ -187,4 +187,39 @@ async fn an_unreachable_endpoint_is_unavailable() {
     let s = DynamoSettingsStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "nope");
     let err = s.get(&unique_partner("down")).await.unwrap_err();
     assert!(matches!(err, PortError::Unavailable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn token_check_results_land_on_the_checked_token_only() {
+    let (s, _, _) = store().await;
+    let p = unique_partner("check");
+    s.put(&p, &sample(), &Precondition::None, now()).await.unwrap();
+    let old = TokenMeta::new(&SecretString::from("OldTokenValue0001"), date(2026, 1, 10));
+    let stored = s.set_token(&p, &old, now()).await.unwrap();
+    let check = TokenCheck { rejected: true, missing_scopes: vec!["manage_rooms".into()], checked_at: now() };
+    assert!(s.record_token_check(&p, &old, &check).await.unwrap());
+    let got = s.get(&p).await.unwrap().unwrap();
+    let token = got.token.unwrap();
+    assert_eq!(
+        (token.rejected, token.missing_scopes.clone(), token.checked_at),
+        (true, check.missing_scopes.clone(), Some(now()))
+    );
+    assert_eq!(got.version, stored.version, "a check does not bump the version");
+    // A clean check removes the missing scopes again.
+    let clean = TokenCheck { rejected: false, missing_scopes: vec![], checked_at: now() };
+    assert!(s.record_token_check(&p, &old, &clean).await.unwrap());
+    let token = s.get(&p).await.unwrap().unwrap().token.unwrap();
+    assert!(!token.rejected && token.missing_scopes.is_empty());
+
+    // A token replaced meanwhile is not touched by the old token's result.
+    let new = TokenMeta::new(&SecretString::from("NewTokenValue0002"), date(2026, 11, 20));
+    s.set_token(&p, &new, now()).await.unwrap();
+    assert!(!s.record_token_check(&p, &old, &check).await.unwrap());
+    assert_eq!(s.get(&p).await.unwrap().unwrap().token.unwrap(), new);
+    // No record at all: nothing to record on, and no item is made.
+    let none = unique_partner("none");
+    assert!(!s.record_token_check(&none, &old, &check).await.unwrap());
+    let (_, client, table) = store().await;
+    assert!(partner_items(&client, &table, &none).await.is_empty());
 }
