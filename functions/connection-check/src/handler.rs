@@ -8,7 +8,7 @@ use shared::adapters::aws::AwsClients;
 use shared::adapters::dynamo::DynamoSettingsStore;
 use shared::adapters::hipchat::HipchatClient;
 use shared::adapters::http::{
-    Authenticator, finish, json_body, json_response, optional_json_body, partner_route, route_path,
+    Authenticator, finish, json_body, json_response, no_such_resource, optional_json_body, signed_partner_route,
 };
 use shared::adapters::secrets::{SecretsManagerSigningKeys, SecretsManagerTokens};
 use shared::config::Config;
@@ -68,10 +68,7 @@ where
     H: Hipchat,
 {
     let now = deps.clock.now();
-    deps.auth.verify(req, now.as_second()).await?;
-    let not_found = || AppError::NotFound("There is no such resource.".into());
-    let (partner, rest) = partner_route(route_path(req)).ok_or_else(not_found)??;
-    tracing::Span::current().record("partner_id", partner.as_str());
+    let (partner, rest) = signed_partner_route(&deps.auth, req, now.as_second()).await?;
     match (rest, req.method()) {
         ("connection-check", &Method::POST) => {
             let body = optional_json_body(req)?;
@@ -94,7 +91,7 @@ where
             Ok(json_response(StatusCode::CREATED, &created, &[]))
         }
         ("rooms", _) => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
-        _ => Err(not_found()),
+        _ => Err(no_such_resource()),
     }
 }
 

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use shared::adapters::aws::AwsClients;
 use shared::adapters::dynamo::DynamoSettingsStore;
 use shared::adapters::http::{
-    Authenticator, etag, finish, if_match, json_body, json_response, no_content, partner_route, route_path,
+    Authenticator, etag, finish, if_match, json_body, json_response, no_content, no_such_resource, signed_partner_route,
 };
 use shared::adapters::secrets::{SecretsManagerSigningKeys, SecretsManagerTokens};
 use shared::config::Config;
@@ -57,10 +57,7 @@ where
     C: Clock,
 {
     let now = deps.clock.now();
-    deps.auth.verify(req, now.as_second()).await?;
-    let not_found = || AppError::NotFound("There is no such resource.".into());
-    let (partner, rest) = partner_route(route_path(req)).ok_or_else(not_found)??;
-    tracing::Span::current().record("partner_id", partner.as_str());
+    let (partner, rest) = signed_partner_route(&deps.auth, req, now.as_second()).await?;
     let method = req.method();
     match rest {
         "settings" => match *method {
@@ -91,7 +88,7 @@ where
             }
             _ => Err(AppError::MethodNotAllowed { allow: "PUT, DELETE" }),
         },
-        _ => Err(not_found()),
+        _ => Err(no_such_resource()),
     }
 }
 

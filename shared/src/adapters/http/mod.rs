@@ -45,6 +45,25 @@ pub fn partner_route(path: &str) -> Option<Result<(PartnerId, &str), AppError>> 
     })
 }
 
+/// 404 for a path no handler serves.
+pub fn no_such_resource() -> AppError {
+    AppError::NotFound("There is no such resource.".into())
+}
+
+/// What every handler does first: checks the signature (401 before anything is parsed),
+/// then splits the partner route (404 outside `/v1/partners/`, 422 for a bad id) and records
+/// the partner id in the current span.
+pub async fn signed_partner_route<'r, K: crate::ports::SigningKeySource>(
+    auth: &Authenticator<K>,
+    req: &'r Request,
+    now: i64,
+) -> Result<(PartnerId, &'r str), AppError> {
+    auth.verify(req, now).await?;
+    let (partner, rest) = partner_route(route_path(req)).ok_or_else(no_such_resource)??;
+    tracing::Span::current().record("partner_id", partner.as_str());
+    Ok((partner, rest))
+}
+
 /// The body as bytes, refused with 413 above [`MAX_BODY_BYTES`].
 pub fn body_bytes(req: &Request) -> Result<&[u8], AppError> {
     let b: &[u8] = req.body().as_ref();
