@@ -38,9 +38,9 @@ pub enum AppError {
     /// The token lacks scopes the call needs (scope identifiers).
     #[error("missing scopes: {0:?}")]
     MissingScopes(Vec<String>),
-    /// HipChat has a room of that name already.
+    /// HipChat has a room of that name already (the name, when the caller knows it).
     #[error("room name taken")]
-    RoomNameTaken(String),
+    RoomNameTaken(Option<String>),
     /// HipChat could not be used; `status` is 502 (bad answer) or 503 (unreachable, rate limited).
     #[error("hipchat unavailable: {detail}")]
     HipchatUnavailable { status: u16, retry_after: Option<u64>, detail: String },
@@ -205,9 +205,14 @@ impl From<&AppError> for Problem {
                 "room-name-taken",
                 "Room Name Taken",
                 409,
-                format!(
-                    "HipChat already has a room named '{name}': pick that room from the list, or choose another name."
-                ),
+                match name {
+                    Some(name) => format!(
+                        "HipChat already has a room named '{name}': pick that room from the list, or choose another name."
+                    ),
+                    None => {
+                        "HipChat already has a room of that name: pick that room, or choose another name.".to_owned()
+                    }
+                },
             ),
             HipchatUnavailable { status, retry_after, detail } => Problem {
                 retry_after: *retry_after,
@@ -257,7 +262,7 @@ mod tests {
             (AppError::TokenRejected, 409, "token-rejected"),
             (AppError::HipchatUrlMissing, 409, "hipchat-url-missing"),
             (AppError::MissingScopes(vec!["manage_rooms".into()]), 409, "missing-scopes"),
-            (AppError::RoomNameTaken("Support".into()), 409, "room-name-taken"),
+            (AppError::RoomNameTaken(Some("Support".into())), 409, "room-name-taken"),
             (
                 AppError::HipchatUnavailable { status: 503, retry_after: Some(30), detail: "x".into() },
                 503,

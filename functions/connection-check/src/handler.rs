@@ -4,6 +4,7 @@ use std::convert::Infallible;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use shared::adapters::AwsPorts;
 use shared::adapters::aws::AwsClients;
 use shared::adapters::dynamo::DynamoSettingsStore;
 use shared::adapters::hipchat::HipchatClient;
@@ -32,17 +33,8 @@ pub struct Deps<S, T, K, C, H> {
 
 impl Deps<DynamoSettingsStore, SecretsManagerTokens, SecretsManagerSigningKeys, SystemClock, HipchatClient> {
     pub fn on_aws(config: &Config, clients: &AwsClients, hipchat: HipchatClient) -> Self {
-        Self {
-            store: DynamoSettingsStore::new(clients.dynamodb.clone(), &config.table_name),
-            secrets: SecretsManagerTokens::new(clients.secrets.clone(), &config.secret_prefix),
-            auth: Authenticator::new(
-                SecretsManagerSigningKeys::new(clients.secrets.clone(), &config.signing_secret_id),
-                config.signing_keys_ttl,
-            ),
-            clock: SystemClock,
-            hipchat,
-            room_page_size: rooms::HIPCHAT_PAGE_SIZE,
-        }
+        let AwsPorts { store, secrets, auth } = AwsPorts::new(config, clients);
+        Self { store, secrets, auth, clock: SystemClock, hipchat, room_page_size: rooms::HIPCHAT_PAGE_SIZE }
     }
 }
 

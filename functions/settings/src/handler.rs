@@ -4,6 +4,7 @@ use std::convert::Infallible;
 
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use shared::adapters::AwsPorts;
 use shared::adapters::aws::AwsClients;
 use shared::adapters::dynamo::DynamoSettingsStore;
 use shared::adapters::http::{
@@ -25,15 +26,8 @@ pub struct Deps<S, T, K, C> {
 
 impl Deps<DynamoSettingsStore, SecretsManagerTokens, SecretsManagerSigningKeys, SystemClock> {
     pub fn on_aws(config: &Config, clients: &AwsClients) -> Self {
-        Self {
-            store: DynamoSettingsStore::new(clients.dynamodb.clone(), &config.table_name),
-            secrets: SecretsManagerTokens::new(clients.secrets.clone(), &config.secret_prefix),
-            auth: Authenticator::new(
-                SecretsManagerSigningKeys::new(clients.secrets.clone(), &config.signing_secret_id),
-                config.signing_keys_ttl,
-            ),
-            clock: SystemClock,
-        }
+        let AwsPorts { store, secrets, auth } = AwsPorts::new(config, clients);
+        Self { store, secrets, auth, clock: SystemClock }
     }
 }
 

@@ -276,6 +276,14 @@ pub enum HipchatError {
     Server { status: u16 },
 }
 
+impl HipchatError {
+    /// HipChat could not answer this time (rate limited, unreachable, 5xx): a retry later may
+    /// succeed, and nothing can be concluded about the token or the request.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::RateLimited { .. } | Self::Unreachable { .. } | Self::Server { .. })
+    }
+}
+
 /// The HipChat calls the functions make.
 pub trait Hipchat: Send + Sync {
     /// `GET /v2/capabilities` (no token needed).

@@ -338,9 +338,7 @@ async fn token_finding(
     match hipchat.token_info(access).await {
         Ok(info) => TokenFinding::Scopes(info.scopes),
         Err(HipchatError::TokenRejected) => TokenFinding::Rejected,
-        Err(
-            e @ (HipchatError::RateLimited { .. } | HipchatError::Unreachable { .. } | HipchatError::Server { .. }),
-        ) => {
+        Err(e) if e.is_transient() => {
             problems.push(interrupted(&e, base));
             TokenFinding::Unknown
         }
@@ -393,9 +391,7 @@ async fn probe_scopes(
             Ok(()) => granted.extend(grants.iter().map(|s| (*s).to_owned())),
             Err(HipchatError::TokenRejected) => rejected += 1,
             Err(HipchatError::MissingScopes { .. }) => {}
-            Err(
-                e @ (HipchatError::RateLimited { .. } | HipchatError::Unreachable { .. } | HipchatError::Server { .. }),
-            ) => {
+            Err(e) if e.is_transient() => {
                 problems.push(interrupted(&e, base));
                 return TokenFinding::Unknown;
             }

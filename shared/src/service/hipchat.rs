@@ -71,7 +71,7 @@ pub fn failure(e: HipchatError, base_url: &str) -> AppError {
     match e {
         TokenRejected => AppError::TokenRejected,
         MissingScopes { scopes } => AppError::MissingScopes(scopes),
-        NameTaken => AppError::RoomNameTaken(String::new()),
+        NameTaken => AppError::RoomNameTaken(None),
         RoomNotFound => AppError::NotFound("The HipChat room does not exist (any more).".into()),
         RateLimited { kind, reset_at } => {
             let what = match kind {

@@ -184,7 +184,7 @@ pub async fn create_room(
             tracing::info!(partner_id = %partner, room_id = id, "notification room created");
             Ok(CreatedRoom { id, name: room.name.clone(), privacy: room.privacy, topic: room.topic.clone() })
         }
-        Err(HipchatError::NameTaken) => Err(AppError::RoomNameTaken(room.name.clone())),
+        Err(HipchatError::NameTaken) => Err(AppError::RoomNameTaken(Some(room.name.clone()))),
         Err(e) => Err(hipchat_failure(store, partner, ph, e, now).await),
     }
 }
