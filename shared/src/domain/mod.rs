@@ -1,9 +1,12 @@
 //! Pure domain code: no I/O, no clocks, no environment. Everything here is unit-tested.
 
+pub mod chat;
 pub mod hipchat_url;
+pub mod messages;
 pub mod partner;
 pub mod scopes;
 pub mod settings;
 pub mod signature;
 pub mod token;
+pub mod user;
 pub mod validation;
