@@ -11,7 +11,10 @@ use secrecy::SecretString;
 use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
 use crate::domain::token::{TokenCheck, TokenMeta};
-use crate::ports::{Clock, PortError, Precondition, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets};
+use crate::ports::{
+    ChatContext, Clock, MappedRoom, PortError, Precondition, RoomMapping, RoomStore, SettingsStore, SigningKeySource,
+    StoredSettings, TokenSecrets,
+};
 
 /// A settings store in a `HashMap`; `fail_with_unavailable` makes every call fail.
 #[derive(Default)]
@@ -19,6 +22,8 @@ pub struct MemoryStore {
     pub items: Mutex<HashMap<PartnerId, StoredSettings>>,
     /// Other items of a partner (room mappings etc.), counted for the cascade delete.
     pub other_items: Mutex<HashMap<PartnerId, usize>>,
+    /// Room mappings by (partner, user id).
+    pub rooms: Mutex<HashMap<(PartnerId, String), RoomMapping>>,
     pub unavailable: std::sync::atomic::AtomicBool,
     pub calls: AtomicUsize,
 }
@@ -117,14 +122,83 @@ impl SettingsStore for MemoryStore {
         self.enter()?;
         let a = usize::from(self.items.lock().unwrap().remove(partner).is_some());
         let b = self.other_items.lock().unwrap().remove(partner).unwrap_or(0);
-        Ok(a + b)
+        let mut rooms = self.rooms.lock().unwrap();
+        let before = rooms.len();
+        rooms.retain(|(p, _), _| p != partner);
+        Ok(a + b + before - rooms.len())
     }
 }
 
-/// Token secrets in a `HashMap`.
+impl RoomStore for MemoryStore {
+    async fn chat_context(&self, partner: &PartnerId, user_id: &str) -> Result<ChatContext, PortError> {
+        self.enter()?;
+        Ok(ChatContext {
+            settings: self.items.lock().unwrap().get(partner).cloned(),
+            room: self.rooms.lock().unwrap().get(&(partner.clone(), user_id.to_owned())).cloned(),
+        })
+    }
+
+    async fn room(&self, partner: &PartnerId, user_id: &str) -> Result<Option<RoomMapping>, PortError> {
+        self.enter()?;
+        Ok(self.rooms.lock().unwrap().get(&(partner.clone(), user_id.to_owned())).cloned())
+    }
+
+    async fn claim_room(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+        claim_id: &str,
+        lease_until: Timestamp,
+        replacing: Option<u64>,
+        now: Timestamp,
+    ) -> Result<bool, PortError> {
+        self.enter()?;
+        let mut rooms = self.rooms.lock().unwrap();
+        let key = (partner.clone(), user_id.to_owned());
+        let free = match rooms.get(&key) {
+            None => true,
+            Some(RoomMapping::Pending { lease_until, .. }) => lease_until.as_second() < now.as_second(),
+            Some(RoomMapping::Ready(r)) => replacing == Some(r.room_id),
+        };
+        if free {
+            rooms.insert(key, RoomMapping::Pending { claim_id: claim_id.to_owned(), lease_until });
+        }
+        Ok(free)
+    }
+
+    async fn store_room(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+        claim_id: &str,
+        room: &MappedRoom,
+    ) -> Result<bool, PortError> {
+        self.enter()?;
+        let mut rooms = self.rooms.lock().unwrap();
+        let key = (partner.clone(), user_id.to_owned());
+        let ours = matches!(rooms.get(&key), Some(RoomMapping::Pending { claim_id: c, .. }) if c == claim_id);
+        if ours {
+            rooms.insert(key, RoomMapping::Ready(room.clone()));
+        }
+        Ok(ours)
+    }
+
+    async fn release_room(&self, partner: &PartnerId, user_id: &str, claim_id: &str) -> Result<(), PortError> {
+        self.enter()?;
+        let mut rooms = self.rooms.lock().unwrap();
+        let key = (partner.clone(), user_id.to_owned());
+        if matches!(rooms.get(&key), Some(RoomMapping::Pending { claim_id: c, .. }) if c == claim_id) {
+            rooms.remove(&key);
+        }
+        Ok(())
+    }
+}
+
+/// Token secrets in a `HashMap`; counts reads.
 #[derive(Default)]
 pub struct MemorySecrets {
     pub secrets: Mutex<HashMap<PartnerId, SecretString>>,
+    pub reads: AtomicUsize,
 }
 
 impl TokenSecrets for MemorySecrets {
@@ -138,6 +212,7 @@ impl TokenSecrets for MemorySecrets {
     }
 
     async fn get(&self, partner: &PartnerId) -> Result<Option<SecretString>, PortError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(self.secrets.lock().unwrap().get(partner).cloned())
     }
 

@@ -223,3 +223,91 @@ async fn token_check_results_land_on_the_checked_token_only() {
     let (_, client, table) = store().await;
     assert!(partner_items(&client, &table, &none).await.is_empty());
 }
+
+mod rooms {
+    use super::*;
+    use shared::ports::{ChatContext, MappedRoom, RoomMapping, RoomStore};
+
+    fn room(id: u64) -> MappedRoom {
+        MappedRoom {
+            room_id: id,
+            room_name: format!("dynaBOARD - User {id}"),
+            guest_url: Some(format!("https://h/g{id}")),
+        }
+    }
+
+    fn later(secs: i64) -> Timestamp {
+        now() + jiff::SignedDuration::from_secs(secs)
+    }
+
+    #[tokio::test]
+    #[ignore = "needs the local stack (make test)"]
+    async fn chat_context_reads_settings_and_the_users_mapping_together() {
+        let (s, _, _) = store().await;
+        let p = unique_partner("ctx");
+        assert_eq!(s.chat_context(&p, "u1").await.unwrap(), ChatContext::default());
+        let stored = s.put(&p, &sample(), &Precondition::None, now()).await.unwrap();
+        assert!(s.claim_room(&p, "u1", "c1", later(20), None, now()).await.unwrap());
+        assert!(s.store_room(&p, "u1", "c1", &room(7)).await.unwrap());
+        // Another user's mapping sorts between, and is not read.
+        assert!(s.claim_room(&p, "u0", "c0", later(20), None, now()).await.unwrap());
+        let ctx = s.chat_context(&p, "u1").await.unwrap();
+        assert_eq!(ctx.settings, Some(stored));
+        assert_eq!(ctx.room, Some(RoomMapping::Ready(room(7))));
+        let other = s.chat_context(&p, "u0").await.unwrap();
+        assert!(
+            matches!(other.room, Some(RoomMapping::Pending { ref claim_id, lease_until }) if claim_id == "c0" && lease_until == later(20))
+        );
+        // A user id with key-like characters stays one user.
+        assert_eq!(s.chat_context(&p, "u1#x").await.unwrap().room, None);
+    }
+
+    #[tokio::test]
+    #[ignore = "needs the local stack (make test)"]
+    async fn claims_are_exclusive_until_their_lease_ends() {
+        let (s, _, _) = store().await;
+        let p = unique_partner("claim");
+        assert!(s.claim_room(&p, "u1", "a", later(20), None, now()).await.unwrap());
+        assert!(!s.claim_room(&p, "u1", "b", later(40), None, now()).await.unwrap(), "held");
+        assert!(!s.claim_room(&p, "u1", "b", later(40), None, later(20)).await.unwrap(), "lease ends after its second");
+        // After the lease, another request takes over; the first one's store then fails.
+        assert!(s.claim_room(&p, "u1", "b", later(60), None, later(21)).await.unwrap());
+        assert!(!s.store_room(&p, "u1", "a", &room(1)).await.unwrap(), "claim a was lost");
+        s.release_room(&p, "u1", "a").await.unwrap();
+        assert!(
+            matches!(s.room(&p, "u1").await.unwrap(), Some(RoomMapping::Pending { claim_id, .. }) if claim_id == "b")
+        );
+        assert!(s.store_room(&p, "u1", "b", &room(2)).await.unwrap());
+        // A ready mapping is claimed only to replace its own room (found deleted in HipChat).
+        assert!(!s.claim_room(&p, "u1", "c", later(20), None, later(999)).await.unwrap());
+        assert!(!s.claim_room(&p, "u1", "c", later(20), Some(1), now()).await.unwrap());
+        assert!(s.claim_room(&p, "u1", "c", later(20), Some(2), now()).await.unwrap());
+        // Releasing removes the claim, so the next request can claim at once.
+        s.release_room(&p, "u1", "c").await.unwrap();
+        assert_eq!(s.room(&p, "u1").await.unwrap(), None);
+        let without_url = MappedRoom { guest_url: None, ..room(3) };
+        assert!(s.claim_room(&p, "u1", "d", later(20), None, now()).await.unwrap());
+        assert!(s.store_room(&p, "u1", "d", &without_url).await.unwrap());
+        assert_eq!(s.room(&p, "u1").await.unwrap(), Some(RoomMapping::Ready(without_url)));
+    }
+
+    #[tokio::test]
+    #[ignore = "needs the local stack (make test)"]
+    async fn ten_concurrent_claims_one_wins() {
+        let (s, _, _) = store().await;
+        let s = Arc::new(s);
+        let p = unique_partner("race");
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (s, p) = (s.clone(), p.clone());
+            tasks.push(tokio::spawn(async move {
+                s.claim_room(&p, "u1", &format!("c{i}"), later(20), None, now()).await.unwrap()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.unwrap());
+        }
+        assert_eq!(wins, 1);
+    }
+}

@@ -6,12 +6,19 @@
 //!   (always `TOKEN`) and `token_expires_on` (`YYYY-MM-DD`), present only while a token is stored;
 //! - `PARTNER#<id>` / `ROOM#<user id>`, `EVENT#<event id>`, `REMINDER#<expires_on>#<days>`:
 //!   written by the chat, event and reminder functions; removed with the partner.
+//!
+//! A room mapping is `state` (`pending` or `ready`); a pending one carries `claim_id` and
+//! `lease_until` (Unix seconds, compared in conditions), a ready one `room_id` and `room_name`.
+//!
+//! A chat request reads the settings and the user's room in one `BatchGetItem`: the two keys
+//! are not adjacent under the partner key (`ROOM#…` items of other users sort between them),
+//! so a `Query` would read every mapping in between.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue, WriteRequest};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -19,9 +26,13 @@ use super::aws::classify;
 use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
 use crate::domain::token::{TokenCheck, TokenMeta};
-use crate::ports::{PortError, Precondition, SettingsStore, StoredSettings};
+use crate::ports::{
+    ChatContext, MappedRoom, PortError, Precondition, RoomMapping, RoomStore, SettingsStore, StoredSettings,
+};
 
 pub const SETTINGS_SK: &str = "SETTINGS";
+/// Sort-key prefix of a user's room mapping: `ROOM#<user id>`.
+pub const ROOM_SK_PREFIX: &str = "ROOM#";
 /// Name of the sparse global secondary index over token expiry.
 pub const TOKEN_EXPIRY_INDEX: &str = "token-expiry";
 /// The one partition of the token-expiry index.
@@ -48,7 +59,57 @@ impl From<SettingsItem> for StoredSettings {
     }
 }
 
-/// [`SettingsStore`] on a DynamoDB table.
+/// A room mapping as stored.
+#[derive(Debug, Serialize, Deserialize)]
+struct RoomItem {
+    state: RoomState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    room_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    room_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guest_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RoomState {
+    Pending,
+    Ready,
+}
+
+fn decode_room(item: HashMap<String, AttributeValue>) -> Result<RoomMapping, PortError> {
+    let bad = |why: &'static str| PortError::Internal { what: "decoding a room mapping", source: why.into() };
+    let i: RoomItem = serde_dynamo::from_item(item)
+        .map_err(|e| PortError::Internal { what: "decoding a room mapping", source: Box::new(e) })?;
+    match i.state {
+        RoomState::Ready => Ok(RoomMapping::Ready(MappedRoom {
+            room_id: i.room_id.ok_or_else(|| bad("a ready mapping without room_id"))?,
+            room_name: i.room_name.unwrap_or_default(),
+            guest_url: i.guest_url,
+        })),
+        RoomState::Pending => Ok(RoomMapping::Pending {
+            claim_id: i.claim_id.ok_or_else(|| bad("a pending mapping without claim_id"))?,
+            lease_until: i
+                .lease_until
+                .and_then(|s| Timestamp::from_second(s).ok())
+                .ok_or_else(|| bad("a pending mapping without a valid lease_until"))?,
+        }),
+    }
+}
+
+fn is_condition_failure<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// [`SettingsStore`] and [`RoomStore`] on a DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoSettingsStore {
     client: Client,
@@ -71,10 +132,15 @@ impl DynamoSettingsStore {
     }
 
     fn key(partner: &PartnerId) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".into(), AttributeValue::S(partner_pk(partner))),
-            ("sk".into(), AttributeValue::S(SETTINGS_SK.into())),
-        ])
+        Self::item_key(partner, SETTINGS_SK.into())
+    }
+
+    fn room_key(partner: &PartnerId, user_id: &str) -> HashMap<String, AttributeValue> {
+        Self::item_key(partner, format!("{ROOM_SK_PREFIX}{user_id}"))
+    }
+
+    fn item_key(partner: &PartnerId, sk: String) -> HashMap<String, AttributeValue> {
+        HashMap::from([("pk".into(), AttributeValue::S(partner_pk(partner))), ("sk".into(), AttributeValue::S(sk))])
     }
 }
 
@@ -281,5 +347,153 @@ impl SettingsStore for DynamoSettingsStore {
             }
         }
         Ok(count)
+    }
+}
+
+impl RoomStore for DynamoSettingsStore {
+    async fn chat_context(&self, partner: &PartnerId, user_id: &str) -> Result<ChatContext, PortError> {
+        let room_sk = format!("{ROOM_SK_PREFIX}{user_id}");
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .keys(Self::key(partner))
+                .keys(Self::room_key(partner, user_id))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| PortError::Internal { what: "building a batch read", source: Box::new(e) })?,
+        );
+        let mut ctx = ChatContext::default();
+        // BatchGetItem may leave keys unprocessed under load: read those again with backoff.
+        let mut attempt = 0u32;
+        while let Some(keys) = pending.take() {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(4))).await;
+            }
+            if attempt >= 5 {
+                return Err(PortError::Unavailable {
+                    what: "DynamoDB BatchGetItem (chat context)",
+                    source: "keys left unprocessed after retries".into(),
+                });
+            }
+            attempt += 1;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(|e| classify("DynamoDB BatchGetItem (chat context)", e))?;
+            for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                match item.get("sk") {
+                    Some(AttributeValue::S(sk)) if sk == SETTINGS_SK => ctx.settings = Some(decode(item)?),
+                    Some(AttributeValue::S(sk)) if *sk == room_sk => ctx.room = Some(decode_room(item)?),
+                    _ => {}
+                }
+            }
+            pending = out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)).filter(|k| !k.keys().is_empty());
+        }
+        Ok(ctx)
+    }
+
+    async fn room(&self, partner: &PartnerId, user_id: &str) -> Result<Option<RoomMapping>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::room_key(partner, user_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("DynamoDB GetItem (room mapping)", e))?;
+        out.item.map(decode_room).transpose()
+    }
+
+    async fn claim_room(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+        claim_id: &str,
+        lease_until: Timestamp,
+        replacing: Option<u64>,
+        now: Timestamp,
+    ) -> Result<bool, PortError> {
+        let item = RoomItem {
+            state: RoomState::Pending,
+            room_id: None,
+            room_name: None,
+            guest_url: None,
+            claim_id: Some(claim_id.to_owned()),
+            lease_until: Some(lease_until.as_second()),
+        };
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&item)
+            .map_err(|e| PortError::Internal { what: "encoding a room claim", source: Box::new(e) })?;
+        item.extend(Self::room_key(partner, user_id));
+        let mut condition = "attribute_not_exists(pk) OR lease_until < :now".to_owned();
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()));
+        if let Some(old) = replacing {
+            condition.push_str(" OR room_id = :old");
+            req = req.expression_attribute_values(":old", AttributeValue::N(old.to_string()));
+        }
+        match req.condition_expression(condition).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(classify("DynamoDB PutItem (room claim)", e)),
+        }
+    }
+
+    async fn store_room(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+        claim_id: &str,
+        room: &MappedRoom,
+    ) -> Result<bool, PortError> {
+        let mut req = self.client.update_item();
+        let update = match &room.guest_url {
+            Some(url) => {
+                req = req.expression_attribute_values(":g", AttributeValue::S(url.clone()));
+                "SET #st = :ready, room_id = :id, room_name = :name, guest_url = :g REMOVE claim_id, lease_until"
+            }
+            None => "SET #st = :ready, room_id = :id, room_name = :name REMOVE claim_id, lease_until, guest_url",
+        };
+        let res = req
+            .table_name(&self.table)
+            .set_key(Some(Self::room_key(partner, user_id)))
+            .update_expression(update)
+            .condition_expression("claim_id = :c")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":ready", AttributeValue::S("ready".into()))
+            .expression_attribute_values(":id", AttributeValue::N(room.room_id.to_string()))
+            .expression_attribute_values(":name", AttributeValue::S(room.room_name.clone()))
+            .expression_attribute_values(":c", AttributeValue::S(claim_id.to_owned()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(classify("DynamoDB UpdateItem (room mapping)", e)),
+        }
+    }
+
+    async fn release_room(&self, partner: &PartnerId, user_id: &str, claim_id: &str) -> Result<(), PortError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::room_key(partner, user_id)))
+            .condition_expression("claim_id = :c")
+            .expression_attribute_values(":c", AttributeValue::S(claim_id.to_owned()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // Taken over or finished meanwhile: not ours to remove.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(classify("DynamoDB DeleteItem (room claim)", e)),
+        }
     }
 }

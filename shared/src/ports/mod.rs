@@ -101,6 +101,82 @@ pub trait SettingsStore: Send + Sync {
     fn delete_partner(&self, partner: &PartnerId) -> impl Future<Output = Result<usize, PortError>> + Send;
 }
 
+/// A portal user's personal room as the store maps it (`PARTNER#<id>` / `ROOM#<user id>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomMapping {
+    /// The user's room.
+    Ready(MappedRoom),
+    /// A request is creating the room; others wait until it is ready or the lease ends.
+    Pending { claim_id: String, lease_until: Timestamp },
+}
+
+/// The HipChat room a user's chat requests go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedRoom {
+    pub room_id: u64,
+    pub room_name: String,
+    /// The guest URL when the room was made, so that requests that waited for its creation
+    /// answer without calling HipChat again.
+    pub guest_url: Option<String>,
+}
+
+/// What a chat request reads in one round trip: the settings and the user's room mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChatContext {
+    pub settings: Option<StoredSettings>,
+    pub room: Option<RoomMapping>,
+}
+
+/// The room mappings of portal users: at most one room per (partner, user), made safe under
+/// concurrent requests by a claim with a lease (a conditional write).
+pub trait RoomStore: Send + Sync {
+    /// The partner's settings and the user's mapping, in one round trip.
+    fn chat_context(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+    ) -> impl Future<Output = Result<ChatContext, PortError>> + Send;
+
+    /// The user's mapping alone (what a request waiting for another one's claim polls).
+    fn room(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<RoomMapping>, PortError>> + Send;
+
+    /// Claims the user's mapping for creating a room, until `lease_until`. Succeeds (`true`)
+    /// when there is no mapping, when a pending claim's lease ended before `now`, or when the
+    /// mapping still points at `replacing` (a room found deleted in HipChat); `false` when
+    /// another request holds or has finished it.
+    fn claim_room(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+        claim_id: &str,
+        lease_until: Timestamp,
+        replacing: Option<u64>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// Stores the room under the claim; `false` when the claim was lost meanwhile (its lease
+    /// ended and another request took over).
+    fn store_room(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+        claim_id: &str,
+        room: &MappedRoom,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// Gives a claim up: removes the mapping if it is still this claim.
+    fn release_room(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+        claim_id: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// Where the partner's HipChat token lives (Secrets Manager in production).
 pub trait TokenSecrets: Send + Sync {
     /// The name under which the partner's token is (or would be) stored.
