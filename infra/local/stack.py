@@ -42,6 +42,7 @@ STAGE = "local"
 SECRET_PREFIX = f"dynaboard-hipchat/{STAGE}"
 SIGNING_SECRET_ID = f"{SECRET_PREFIX}/signing-keys"
 TABLE_NAME = f"dynaboard-hipchat-{STAGE}"
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 DEMO_PARTNER_ID = "demo"
 DEMO_ROOM_NAME = "dynaBOARD notifications"
 # The functions that exist: one binary crate per folder in functions/.
@@ -254,7 +255,12 @@ class Stack:
     def warm_up(self):
         """One unsigned call per function starts its process (answer: 401)."""
         p = f"/v1/partners/{DEMO_PARTNER_ID}"
-        for fn, method, path in [("settings", "GET", f"{p}/settings"), ("connection-check", "POST", f"{p}/connection-check")]:
+        warm = [
+            ("settings", "GET", f"{p}/settings"),
+            ("connection-check", "POST", f"{p}/connection-check"),
+            ("chat-request", "GET", f"{p}/chat/availability"),
+        ]
+        for fn, method, path in warm:
             if fn not in FUNCTIONS:
                 continue
             req = urllib.request.Request(self.env["API_BASE_URL"] + path, method=method)
@@ -311,8 +317,10 @@ class Stack:
                 "show_button": True,
                 "button_position": "both",
                 "service_hours": {
+                    # Open around the clock, so that the README's chat example works at any hour;
+                    # `GET .../chat/availability?at=` previews other schedules.
                     "timezone": "Europe/Vienna",
-                    "days": {d: [{"from": "08:00", "to": "17:00"}] for d in ["monday", "tuesday", "wednesday", "thursday", "friday"]},
+                    "days": {d: [{"from": "00:00", "to": "24:00"}] for d in WEEKDAYS},
                     "closed_dates": ["2026-12-24", "2026-12-25"],
                 },
             },
@@ -344,6 +352,9 @@ Signed example calls (the helper reads .local/stack.env):
   {call} POST {p}/connection-check                                  # ok: true
   {call} POST {p}/connection-check '{{"hipchat_url": "{env['HIPCHAT_URL']}/v2/", "token": " nope-not-a-token "}}'
   {call} GET '{p}/rooms?q=dyna&limit=10'
+  {call} GET {p}/chat/availability                                  # show_button, available, next_change_at
+  {call} POST {p}/chat/requests '{{"user": {{"id": "u-1001", "first_name": "Ada", "last_name": "Lovelace <Ltd>", "email": "ada@example.com", "company": "Analytical & Co", "role": "customer"}}}}'
+  curl -s {env['HIPCHAT_URL']}/_sim/rooms/{env.get('HIPCHAT_NOTIFICATION_ROOM_ID', '1')}       # the "go to room" notification
   {call} POST {p}/rooms '{{"name": "Support team", "topic": "dynaBOARD"}}'
   curl -s {env['HIPCHAT_URL']}/_sim/rooms                         # what HipChat received
   {call} GET {p}/settings

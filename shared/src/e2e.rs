@@ -66,6 +66,15 @@ impl Api {
     }
 }
 
+/// A call to the stack's HipChat simulator control API (`HIPCHAT_URL` + `/_sim/...`);
+/// fails the test unless it succeeds. Answers the JSON body (`null` when there is none).
+pub async fn sim(method: Method, path: &str, body: Value) -> Value {
+    let url = format!("{}{path}", stack_var("HIPCHAT_URL"));
+    let resp = Client::new().request(method, url).json(&body).send().await.expect("the simulator answers");
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.unwrap_or(Value::Null)
+}
+
 /// A partner id no other test (or run) uses.
 pub fn unique_partner(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

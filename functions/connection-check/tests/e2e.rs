@@ -3,15 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::e2e::{Api, stack_var, unique_partner};
-
-/// The simulator's control API.
-async fn sim(method: Method, path: &str, body: Value) -> Value {
-    let url = format!("{}{path}", stack_var("HIPCHAT_URL"));
-    let resp = reqwest::Client::new().request(method, url).json(&body).send().await.expect("the simulator answers");
-    assert!(resp.status().is_success(), "{path}: {}", resp.status());
-    resp.json().await.unwrap_or(Value::Null)
-}
+use shared::e2e::{Api, sim, stack_var, unique_partner};
 
 fn codes(report: &Value) -> Vec<&str> {
     report["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect()

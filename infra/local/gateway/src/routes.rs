@@ -14,6 +14,8 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/partners/{partner_id}/connection-check", "connection-check"),
     ("GET", "/v1/partners/{partner_id}/rooms", "connection-check"),
     ("POST", "/v1/partners/{partner_id}/rooms", "connection-check"),
+    ("GET", "/v1/partners/{partner_id}/chat/availability", "chat-request"),
+    ("POST", "/v1/partners/{partner_id}/chat/requests", "chat-request"),
 ];
 
 #[derive(Debug, PartialEq)]
