@@ -1,4 +1,5 @@
-//! Guest access pages: `GET /g<code>` asks for a name; submitting it shows the room.
+//! Guest access pages: `GET /g<code>` asks for a name; submitting it shows the room. And the
+//! staff's web-client room page `GET /chat/room/<id>` (the link a "go to room" notification carries).
 //!
 //! HipChat's real guest UI was a full web client; this is just enough to follow the flow in a browser.
 
@@ -101,6 +102,12 @@ pub(crate) async fn handle(sim: Simulator, code: String, request: axum::extract:
         escape(&code),
         escape(&url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()),
     );
+    push_entries(&mut body, &room);
+    html(StatusCode::OK, &room.name, &body)
+}
+
+/// Everything posted to the room, oldest first (all HTML-escaped; `html` notifications as text).
+fn push_entries(body: &mut String, room: &crate::model::RoomSnapshot) {
     let mut entries: Vec<(jiff::Timestamp, String)> = room
         .notifications
         .iter()
@@ -130,6 +137,45 @@ pub(crate) async fn handle(sim: Simulator, code: String, request: axum::extract:
         }
         body.push_str("</ul>\n");
     }
+}
+
+/// `/chat/room/<id>` → the id.
+pub(crate) fn web_room_id(path: &str) -> Option<u64> {
+    path.strip_prefix("/chat/room/")?.parse().ok()
+}
+
+/// The staff's view of a room in HipChat's web client (`GET /chat/room/<id>`): name, topic,
+/// guest access, and everything posted. No login, like the rest of the simulator's pages.
+pub(crate) fn web_room(sim: &Simulator, id: u64, method: &Method) -> Response {
+    if method != Method::GET {
+        let mut response = html(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "<p>Use GET.</p>");
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    let room = {
+        let state = sim.lock();
+        state.rooms.get(&id).map(|r| state.snapshot(r))
+    };
+    let Some(room) = room else {
+        return html(
+            StatusCode::NOT_FOUND,
+            "Room not found",
+            "<h1>Room not found</h1>\n<p>The room does not exist.</p>",
+        );
+    };
+    let guest = match &room.guest_access_url {
+        Some(url) => format!("guest access on: <a href=\"{0}\">{0}</a>", escape(url)),
+        None => "guest access off".to_owned(),
+    };
+    let mut body = format!(
+        "<h1>{}</h1>\n<p>Topic: {}</p>\n<p class=\"meta\">Room {} · {} · {}</p>\n",
+        escape(&room.name),
+        escape(&room.topic),
+        room.id,
+        escape(&room.privacy),
+        guest,
+    );
+    push_entries(&mut body, &room);
     html(StatusCode::OK, &room.name, &body)
 }
 
@@ -144,6 +190,13 @@ mod tests {
         assert_eq!(guest_code("/gAbCd12345"), None);
         assert_eq!(guest_code("/gAbC-1234"), None);
         assert_eq!(guest_code("/xAbCd1234"), None);
+    }
+
+    #[test]
+    fn web_room_paths() {
+        assert_eq!(web_room_id("/chat/room/42"), Some(42));
+        assert_eq!(web_room_id("/chat/room/x"), None);
+        assert_eq!(web_room_id("/chat/room/"), None);
     }
 
     #[test]

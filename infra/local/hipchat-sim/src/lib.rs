@@ -93,7 +93,8 @@ pub async fn start_on(listener: tokio::net::TcpListener, config: SimConfig) -> s
     Ok(RunningSim { addr, base_url, sim, task })
 }
 
-/// The simulator as an axum router: `/v2/...` (HipChat), `/g<code>` (guest pages), `/_sim/...` (control).
+/// The simulator as an axum router: `/v2/...` (HipChat), `/g<code>` (guest pages), `/chat/room/<id>`
+/// (the staff's web-client room page), `/_sim/...` (control).
 ///
 /// [`FaultAction::Drop`] needs the server of [`start`]/[`start_on`]; under a plain `axum::serve` it
 /// answers an empty 502 instead.
@@ -105,6 +106,9 @@ async fn dispatch(State(sim): State<Simulator>, request: Request) -> Response {
     let path = request.uri().path();
     if path == "/v2" || path.starts_with("/v2/") {
         return v2::handle(sim, request).await;
+    }
+    if let Some(id) = guest::web_room_id(path) {
+        return guest::web_room(&sim, id, request.method());
     }
     if let Some(code) = guest::guest_code(path) {
         let code = code.to_owned();

@@ -467,6 +467,24 @@ async fn guest_page_asks_for_a_name_then_shows_the_room() {
 }
 
 #[tokio::test]
+async fn the_web_client_room_page_shows_the_room_to_staff() {
+    let c = ctx().await;
+    let id = c.room_spec(RoomSpec { name: "Chat <Ann>".into(), guest_access: Some(true), ..RoomSpec::default() });
+    let note = json!({"message": "<i>hello</i> & welcome", "message_format": "html"});
+    assert_eq!(c.post(&format!("/v2/room/{id}/notification"), &note).await.status(), StatusCode::NO_CONTENT);
+    let page = client().get(c.url(&format!("/chat/room/{id}"))).send().await.expect("GET");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("text");
+    assert!(html.contains("<h1>Chat &lt;Ann&gt;</h1>"), "{html}");
+    assert!(html.contains("&lt;i&gt;hello&lt;/i&gt; &amp; welcome"), "{html}");
+    assert!(html.contains("guest access on: <a href=\""), "{html}");
+    let missing = client().get(c.url("/chat/room/999")).send().await.expect("GET");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let post = client().post(c.url(&format!("/chat/room/{id}"))).send().await.expect("POST");
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
 async fn delete_and_topic() {
     let c = ctx().await;
     let id = c.room("Ops");
