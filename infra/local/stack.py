@@ -354,7 +354,7 @@ Signed example calls (the helper reads .local/stack.env):
   {call} GET '{p}/rooms?q=dyna&limit=10'
   {call} GET {p}/chat/availability                                  # show_button, available, next_change_at
   {call} POST {p}/chat/requests '{{"user": {{"id": "u-1001", "first_name": "Ada", "last_name": "Lovelace <Ltd>", "email": "ada@example.com", "company": "Analytical & Co", "role": "customer"}}}}'
-  curl -s {env['HIPCHAT_URL']}/_sim/rooms/{env.get('HIPCHAT_NOTIFICATION_ROOM_ID', '1')}       # the "go to room" notification
+  curl -s {env['HIPCHAT_URL']}/chat/room/{env.get('HIPCHAT_NOTIFICATION_ROOM_ID', '1')}           # the staff room with the "go to room" notification
   {call} POST {p}/rooms '{{"name": "Support team", "topic": "dynaBOARD"}}'
   curl -s {env['HIPCHAT_URL']}/_sim/rooms                         # what HipChat received
   {call} GET {p}/settings

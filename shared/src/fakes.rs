@@ -296,3 +296,13 @@ pub fn signed_request(method: &str, path_and_query: &str, body: &str, key: &str,
     sign_request(&mut req, key, now);
     req
 }
+
+/// A handler's answer as (status, JSON body); `null` for an empty body.
+pub fn status_and_json(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
+    let body = match resp.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).expect("a JSON body"),
+        lambda_http::Body::Binary(b) => serde_json::from_slice(b).expect("a JSON body"),
+        _ => serde_json::Value::Null,
+    };
+    (resp.status().as_u16(), body)
+}

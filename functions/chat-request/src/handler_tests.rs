@@ -8,7 +8,7 @@ use std::time::Duration;
 use hipchat_sim::endpoints as ep;
 use hipchat_sim::{Fault, FaultAction, RoomSnapshot, RoomSpec, RunningSim, SimConfig, TokenSpec, start};
 use jiff::Timestamp;
-use lambda_http::{Body, Request};
+use lambda_http::Request;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::adapters::hipchat::{HipchatClient, http_client_with};
@@ -16,7 +16,7 @@ use shared::adapters::http::Authenticator;
 use shared::domain::partner::PartnerId;
 use shared::domain::settings::parse_settings;
 use shared::domain::token::TokenMeta;
-use shared::fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys, signed_request};
+use shared::fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys, signed_request, status_and_json};
 use shared::ports::hipchat::{HipchatAccess, RoomUpdate};
 use shared::ports::{Precondition, RoomMapping, RoomStore, SettingsStore, TokenSecrets};
 
@@ -193,14 +193,7 @@ where
     S: SettingsStore + RoomStore,
     T: TokenSecrets,
 {
-    let resp = handle(d, request(method, path, body)).await.unwrap();
-    let status = resp.status().as_u16();
-    let body = match resp.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap(),
-        Body::Binary(b) => serde_json::from_slice(b).unwrap(),
-        _ => Value::Null,
-    };
-    (status, body)
+    status_and_json(&handle(d, request(method, path, body)).await.unwrap())
 }
 
 fn request(method: &str, path: &str, body: &str) -> Request {
@@ -689,11 +682,9 @@ async fn every_chat_request_event_runs_through_the_handler() {
         if !file.contains("bad-signature") {
             shared::fakes::sign_request(&mut req, KEY, now().as_second());
         }
-        let resp = handle(&w.d, req).await.unwrap();
-        assert_eq!(resp.status().as_u16(), status, "{file}: {:?}", resp.body());
+        let (got, v) = status_and_json(&handle(&w.d, req).await.unwrap());
+        assert_eq!(got, status, "{file}: {v}");
         if file == "chat-request.availability-closed.json" {
-            let Body::Text(t) = resp.body() else { panic!() };
-            let v: Value = serde_json::from_str(t).unwrap();
             assert_eq!(
                 (v["available"].as_bool(), v["next_change_at"].as_str()),
                 (Some(false), Some("2026-12-25T23:00:00Z"))

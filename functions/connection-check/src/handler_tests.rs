@@ -8,7 +8,7 @@ use std::time::Duration;
 use hipchat_sim::endpoints as ep;
 use hipchat_sim::{Fault, FaultAction, Limits, RoomSpec, RunningSim, SimConfig, TokenSpec, start};
 use jiff::Timestamp;
-use lambda_http::{Body, Request};
+use lambda_http::Request;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::adapters::hipchat::{HipchatClient, http_client_with};
@@ -83,14 +83,7 @@ impl World {
     }
 
     async fn send(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
-        let resp = handle(&self.d, request(method, path, body)).await.unwrap();
-        let status = resp.status().as_u16();
-        let body = match resp.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap(),
-            Body::Binary(b) => serde_json::from_slice(b).unwrap(),
-            _ => Value::Null,
-        };
-        (status, body)
+        shared::fakes::status_and_json(&handle(&self.d, request(method, path, body)).await.unwrap())
     }
 
     async fn check(&self, body: Value) -> Value {
@@ -501,12 +494,7 @@ async fn sample_events_give_the_documented_statuses() {
         if !file.contains("bad-signature") {
             shared::fakes::sign_request(&mut req, KEY, now.as_second());
         }
-        let resp = handle(&w.d, req).await.unwrap();
-        let status = resp.status().as_u16();
-        let body: Value = match resp.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap(),
-            _ => Value::Null,
-        };
+        let (status, body) = shared::fakes::status_and_json(&handle(&w.d, req).await.unwrap());
         assert_eq!(status, expected, "{file}: {body}");
         match file {
             "connection-check.stored.json" => assert_eq!(body["ok"], true, "{body}"),

@@ -121,14 +121,8 @@ mod tests {
 
     async fn send(d: &TestDeps, req: Request) -> (u16, Value, lambda_http::http::HeaderMap) {
         let resp = handle(d, req).await.unwrap();
-        let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = match resp.body() {
-            Body::Text(t) => serde_json::from_str(t).unwrap(),
-            Body::Empty => Value::Null,
-            Body::Binary(b) => serde_json::from_slice(b).unwrap(),
-            _ => Value::Null,
-        };
+        let (status, body) = shared::fakes::status_and_json(&resp);
         (status, body, headers)
     }
 

@@ -192,9 +192,7 @@ impl SettingsStore for DynamoSettingsStore {
         }
         match req.send().await {
             Ok(out) => decode(out.attributes.unwrap_or_default()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Err(PortError::Conflict)
-            }
+            Err(e) if is_condition_failure(&e) => Err(PortError::Conflict),
             Err(e) => Err(classify("DynamoDB UpdateItem (settings)", e)),
         }
     }
@@ -261,7 +259,7 @@ impl SettingsStore for DynamoSettingsStore {
         match res {
             Ok(_) => Ok(true),
             // The token was replaced or removed since it was read: its check result is stale.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(classify("DynamoDB UpdateItem (token check)", e)),
         }
     }
@@ -284,7 +282,7 @@ impl SettingsStore for DynamoSettingsStore {
         match res {
             Ok(_) => Ok(()),
             // No token stored (or no record at all): nothing to do.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(classify("DynamoDB UpdateItem (clear token)", e)),
         }
     }
