@@ -109,6 +109,18 @@ where
     e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// Before attempt `attempt` (from 0) of a batch call that left work unprocessed: waits with
+/// exponential backoff (none before the first), and gives up after six attempts.
+async fn batch_pause(attempt: u32, what: &'static str) -> Result<(), PortError> {
+    if attempt >= 6 {
+        return Err(PortError::Unavailable { what, source: "work left unprocessed after retries".into() });
+    }
+    if attempt > 0 {
+        tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+    }
+    Ok(())
+}
+
 /// [`SettingsStore`] and [`RoomStore`] on a DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoSettingsStore {
@@ -324,15 +336,7 @@ impl SettingsStore for DynamoSettingsStore {
             // BatchWriteItem may leave items unprocessed under load: retry those with backoff.
             let mut attempt = 0u32;
             while !pending.is_empty() {
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
-                }
-                if attempt >= 6 {
-                    return Err(PortError::Unavailable {
-                        what: "DynamoDB BatchWriteItem (partner items)",
-                        source: "items left unprocessed after retries".into(),
-                    });
-                }
+                batch_pause(attempt, "DynamoDB BatchWriteItem (partner items)").await?;
                 let out = self
                     .client
                     .batch_write_item()
@@ -363,15 +367,7 @@ impl RoomStore for DynamoSettingsStore {
         // BatchGetItem may leave keys unprocessed under load: read those again with backoff.
         let mut attempt = 0u32;
         while let Some(keys) = pending.take() {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(25 << attempt.min(4))).await;
-            }
-            if attempt >= 5 {
-                return Err(PortError::Unavailable {
-                    what: "DynamoDB BatchGetItem (chat context)",
-                    source: "keys left unprocessed after retries".into(),
-                });
-            }
+            batch_pause(attempt, "DynamoDB BatchGetItem (chat context)").await?;
             attempt += 1;
             let out = self
                 .client

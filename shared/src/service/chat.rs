@@ -349,10 +349,7 @@ where
     async fn reuse(&self, room_id: u64) -> Result<Option<Resolved>, FlowError> {
         let hipchat = self.ports.hipchat;
         match hipchat.get_room(&self.access, RoomRef::Id(room_id)).await {
-            Ok(room) => {
-                let guest_url = self.guest_ready(room.clone()).await?;
-                Ok(Some(Resolved { id: room.id, name: room.name, guest_url, created: false, coalesced: false }))
-            }
+            Ok(room) => Ok(Some(self.ready(room, false).await?)),
             Err(HipchatError::RoomNotFound) => {
                 tracing::info!(room_id, "the user's room was deleted in HipChat; creating it anew");
                 Ok(None)
@@ -398,21 +395,13 @@ where
             match hipchat.create_room(&self.access, &new).await {
                 Ok(id) => {
                     let room = hipchat.get_room(&self.access, RoomRef::Id(id)).await?;
-                    let guest_url = self.guest_ready(room.clone()).await?;
                     tracing::info!(room_id = id, attempt, "created the user's room");
-                    return Ok(Resolved { id, name: room.name, guest_url, created: true, coalesced: false });
+                    return self.ready(room, true).await;
                 }
                 Err(HipchatError::NameTaken) => match hipchat.get_room(&self.access, RoomRef::Name(&name)).await {
                     Ok(room) if chat::topic_belongs_to(&room.topic, self.user) => {
                         tracing::info!(room_id = room.id, "adopted the user's room found by its name and topic");
-                        let guest_url = self.guest_ready(room.clone()).await?;
-                        return Ok(Resolved {
-                            id: room.id,
-                            name: room.name,
-                            guest_url,
-                            created: false,
-                            coalesced: false,
-                        });
+                        return self.ready(room, false).await;
                     }
                     // Another user's room (or one whose name differs only in case): next name.
                     Ok(_) | Err(HipchatError::RoomNotFound) => continue,
@@ -421,31 +410,26 @@ where
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(FlowError::App(AppError::HipchatUnavailable {
-            status: 502,
-            retry_after: None,
-            detail: format!(
-                "HipChat has rooms named like this user's room up to '({MAX_NAME_ATTEMPTS})'; rename or delete some of them."
-            ),
-        }))
+        Err(bad_answer(format!(
+            "HipChat has rooms named like this user's room up to '({MAX_NAME_ATTEMPTS})'; rename or delete some of them."
+        )))
     }
 
-    /// The room's guest URL, turning guest access on (and unarchiving) when it is not.
-    async fn guest_ready(&self, room: Room) -> Result<String, FlowError> {
+    /// The room ready for the user: its guest URL, after turning guest access on (and
+    /// unarchiving) when it is not.
+    async fn ready(&self, mut room: Room, created: bool) -> Result<Resolved, FlowError> {
+        let resolved =
+            |room: Room, guest_url| Resolved { id: room.id, name: room.name, guest_url, created, coalesced: false };
         if room.is_guest_accessible
             && !room.is_archived
-            && let Some(url) = room.guest_access_url
+            && let Some(url) = room.guest_access_url.take()
         {
-            return Ok(url);
+            return Ok(resolved(room, url));
         }
         let hipchat = self.ports.hipchat;
-        let owner_id = room.owner_id.ok_or_else(|| {
-            FlowError::App(AppError::HipchatUnavailable {
-                status: 502,
-                retry_after: None,
-                detail: "HipChat did not name the room's owner, so guest access cannot be turned on.".into(),
-            })
-        })?;
+        let owner_id = room
+            .owner_id
+            .ok_or_else(|| bad_answer("HipChat did not name the room's owner, so guest access cannot be turned on."))?;
         let update = RoomUpdate {
             name: room.name,
             privacy: room.privacy,
@@ -456,14 +440,12 @@ where
         };
         hipchat.update_room(&self.access, room.id, &update).await?;
         tracing::info!(room_id = room.id, "turned guest access on for the user's room");
-        let room = hipchat.get_room(&self.access, RoomRef::Id(room.id)).await?;
-        room.guest_access_url.ok_or_else(|| {
-            FlowError::App(AppError::HipchatUnavailable {
-                status: 502,
-                retry_after: None,
-                detail: "HipChat gave no guest URL for the room after turning guest access on.".into(),
-            })
-        })
+        let mut room = hipchat.get_room(&self.access, RoomRef::Id(room.id)).await?;
+        let url = room
+            .guest_access_url
+            .take()
+            .ok_or_else(|| bad_answer("HipChat gave no guest URL for the room after turning guest access on."))?;
+        Ok(resolved(room, url))
     }
 
     /// Posts the chat request into the notification room. A failure does not fail the request
@@ -503,8 +485,7 @@ where
                         "HipChat's rate limit or flood control held the notification back.".to_owned()
                     }
                     HipchatError::TokenRejected => {
-                        self.ports.tokens.forget(self.partner);
-                        note_rejected(self.ports.store, self.partner, meta, self.ports.clock.now()).await;
+                        self.token_rejected(meta).await;
                         "HipChat rejected the token.".to_owned()
                     }
                     _ => "HipChat did not accept the notification.".to_owned(),
@@ -522,11 +503,21 @@ where
     /// recorded as rejected.
     async fn fail(&self, e: HipchatError, meta: &TokenMeta, url: &str) -> AppError {
         if matches!(e, HipchatError::TokenRejected) {
-            self.ports.tokens.forget(self.partner);
-            note_rejected(self.ports.store, self.partner, meta, self.ports.clock.now()).await;
+            self.token_rejected(meta).await;
         }
         failure(e, url)
     }
+
+    /// HipChat answered 401: the cached token goes, and the stored token becomes `rejected`.
+    async fn token_rejected(&self, meta: &TokenMeta) {
+        self.ports.tokens.forget(self.partner);
+        note_rejected(self.ports.store, self.partner, meta, self.ports.clock.now()).await;
+    }
+}
+
+/// 502: HipChat's answer does not let us go on.
+fn bad_answer(detail: impl Into<String>) -> FlowError {
+    FlowError::App(AppError::HipchatUnavailable { status: 502, retry_after: None, detail: detail.into() })
 }
 
 /// 503 while another request holds the user's claim.
