@@ -20,11 +20,36 @@ role-customer = Kunde
 role-partner = Partner
 role-admin = Admin
 
-## Chat requests: the notification posted into the staff's notification room.
-## $prefix: the room-name prefix; $name: the user's full name; $company (when $has_company is
-## "yes"); $email; $role: a role-* text; $room_name; $room_url: the room in HipChat's web app.
+## A portal user, as chat requests and event notifications show them (the messages below
+## reference it as { actor }, which gets their arguments).
+## $name: the user's full name; $company (when $has_company is "yes"); $email; $role: a role-*
+## text.
 
-chat-request = [{ $prefix }] <b>{ $name }</b>{ $has_company ->
+actor = <b>{ $name }</b>{ $has_company ->
         [yes] {" "}von { $company }
        *[no] {""}
-    } ({ $role }, <a href="mailto:{ $email }">{ $email }</a>) bittet um einen Chat.<br><a href="{ $room_url }">Zum Raum</a> „{ $room_name }“
+    } ({ $role }, <a href="mailto:{ $email }">{ $email }</a>)
+
+## Chat requests: the notification posted into the staff's notification room.
+## $prefix: the room-name prefix; the arguments of actor; $room_name; $room_url: the room in
+## HipChat's web app.
+
+chat-request = [{ $prefix }] { actor } bittet um einen Chat.<br><a href="{ $room_url }">Zum Raum</a> „{ $room_name }“
+
+## Events: the notification posted into the notification room for a portal event, one
+## message per event type (event-comment-created-excerpt when the comment has an excerpt).
+## $prefix: the room-name prefix; the arguments of actor (the user who did it); the issue, as
+## issue-ref shows it: $issue_id, $issue_title, $issue_url (a link when $has_issue_url is
+## "yes"); $excerpt: the start of the comment's text.
+
+issue-ref = { $has_issue_url ->
+        [yes] <a href="{ $issue_url }">Issue #{ $issue_id } „{ $issue_title }“</a>
+       *[no] Issue #{ $issue_id } „{ $issue_title }“
+    }
+event-user-login = [{ $prefix }] { actor } hat sich angemeldet.
+event-user-logout = [{ $prefix }] { actor } hat sich abgemeldet.
+event-comment-created = [{ $prefix }] { actor } hat { issue-ref } kommentiert.
+event-comment-created-excerpt = [{ $prefix }] { actor } hat { issue-ref } kommentiert:<br><i>{ $excerpt }</i>
+event-issue-created = [{ $prefix }] { actor } hat { issue-ref } erstellt.
+event-issue-approved = [{ $prefix }] { actor } hat { issue-ref } freigegeben.
+event-issue-disapproved = [{ $prefix }] { actor } hat { issue-ref } abgelehnt.

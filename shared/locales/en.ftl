@@ -20,11 +20,36 @@ role-customer = customer
 role-partner = partner
 role-admin = admin
 
-## Chat requests: the notification posted into the staff's notification room.
-## $prefix: the room-name prefix; $name: the user's full name; $company (when $has_company is
-## "yes"); $email; $role: a role-* text; $room_name; $room_url: the room in HipChat's web app.
+## A portal user, as chat requests and event notifications show them (the messages below
+## reference it as { actor }, which gets their arguments).
+## $name: the user's full name; $company (when $has_company is "yes"); $email; $role: a role-*
+## text.
 
-chat-request = [{ $prefix }] <b>{ $name }</b>{ $has_company ->
+actor = <b>{ $name }</b>{ $has_company ->
         [yes] {" "}of { $company }
        *[no] {""}
-    } ({ $role }, <a href="mailto:{ $email }">{ $email }</a>) requests a chat.<br><a href="{ $room_url }">Go to room</a> “{ $room_name }”
+    } ({ $role }, <a href="mailto:{ $email }">{ $email }</a>)
+
+## Chat requests: the notification posted into the staff's notification room.
+## $prefix: the room-name prefix; the arguments of actor; $room_name; $room_url: the room in
+## HipChat's web app.
+
+chat-request = [{ $prefix }] { actor } requests a chat.<br><a href="{ $room_url }">Go to room</a> “{ $room_name }”
+
+## Events: the notification posted into the notification room for a portal event, one
+## message per event type (event-comment-created-excerpt when the comment has an excerpt).
+## $prefix: the room-name prefix; the arguments of actor (the user who did it); the issue, as
+## issue-ref shows it: $issue_id, $issue_title, $issue_url (a link when $has_issue_url is
+## "yes"); $excerpt: the start of the comment's text.
+
+issue-ref = { $has_issue_url ->
+        [yes] <a href="{ $issue_url }">issue #{ $issue_id } “{ $issue_title }”</a>
+       *[no] issue #{ $issue_id } “{ $issue_title }”
+    }
+event-user-login = [{ $prefix }] { actor } logged in.
+event-user-logout = [{ $prefix }] { actor } logged out.
+event-comment-created = [{ $prefix }] { actor } commented on { issue-ref }.
+event-comment-created-excerpt = [{ $prefix }] { actor } commented on { issue-ref }:<br><i>{ $excerpt }</i>
+event-issue-created = [{ $prefix }] { actor } created { issue-ref }.
+event-issue-approved = [{ $prefix }] { actor } approved { issue-ref }.
+event-issue-disapproved = [{ $prefix }] { actor } disapproved { issue-ref }.

@@ -20,15 +20,25 @@ use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use unic_langid::LanguageIdentifier;
 
 use super::chat::{full_name, shorten};
+use super::event::{EVENT_ID_MAX, Event, EventType};
 use super::settings::{Language, ROOM_NAME_MAX};
 use super::user::{EMAIL_MAX, NAME_MAX, PortalUser, Role};
 
 /// HipChat's limit for a notification's `message`, in characters.
 pub const NOTIFICATION_MAX: usize = 10_000;
 
+/// The longest comment excerpt an event notification shows, in characters (a longer one is
+/// cut and ends with `…`).
+pub const EXCERPT_MAX: usize = 500;
+
+/// The longest issue title an event notification shows, in characters (a longer one is cut
+/// and ends with `…`).
+pub const ISSUE_TITLE_MAX: usize = 200;
+
 /// The longest `room_url` (after escaping) linked from a chat request; a longer one, or one
 /// that is not `http(s)://`, is replaced by `#` (our URLs are a HipChat origin plus
-/// `/chat/room/<id>`, far shorter).
+/// `/chat/room/<id>`, far shorter). The same limit holds for an issue's URL in an event
+/// notification, which is left unlinked instead.
 const URL_MAX: usize = 2_000;
 
 const EN_FTL: &str = include_str!("../../locales/en.ftl");
@@ -89,6 +99,27 @@ pub fn escape_html(s: &str) -> String {
         }
     }
     out
+}
+
+/// [`text`] with owned argument values.
+fn text_with(lang: Language, id: &str, args: &[(&str, String)]) -> String {
+    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    text(lang, id, &args)
+}
+
+/// How many characters `s` takes once escaped by [`escape_html`].
+fn escaped_len(s: &str) -> usize {
+    s.chars().map(escaped_char_len).sum()
+}
+
+fn escaped_char_len(c: char) -> usize {
+    match c {
+        '&' => 5,       // &amp;
+        '<' | '>' => 4, // &lt; &gt;
+        '"' => 6,       // &quot;
+        '\'' => 5,      // &#39;
+        _ => 1,
+    }
 }
 
 /// A message with its arguments filled in, and how many resolver errors (such as a missing
@@ -153,26 +184,141 @@ pub fn role_label(lang: Language, role: Role) -> String {
 /// characters, and a `room_url` that is not `http(s)://` or longer than 2,000 characters
 /// after escaping is replaced by `#`.
 pub fn chat_request_html(lang: Language, prefix: &str, user: &PortalUser, room_name: &str, room_url: &str) -> String {
-    let company = user.company.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let role = role_label(lang, user.role);
-    let url = if is_http(room_url) && escape_html(room_url).chars().count() <= URL_MAX {
+    let url = if is_linkable(room_url) {
         room_url
     } else {
         tracing::warn!("the room URL of a chat request is not a short http(s) URL; the link is left out");
         "#"
     };
-    let args = [
-        ("prefix", shorten(prefix, ROOM_NAME_MAX)),
+    let mut args = vec![("prefix", shorten(prefix, ROOM_NAME_MAX))];
+    args.extend(actor_args(lang, user));
+    args.push(("room_name", shorten(room_name, 2 * ROOM_NAME_MAX)));
+    args.push(("room_url", url.to_owned()));
+    text_with(lang, "chat-request", &args)
+}
+
+/// The arguments of the `actor` message (`name`, `has_company`, `company`, `email`, `role`)
+/// for `user`, each value cut (with `…`) to the limit a valid user has: the full name to
+/// 2 × [`NAME_MAX`] + 1, the company to [`NAME_MAX`], the email to [`EMAIL_MAX`] characters.
+fn actor_args(lang: Language, user: &PortalUser) -> [(&'static str, String); 5] {
+    let company = user.company.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    [
         ("name", shorten(&full_name(user), 2 * NAME_MAX + 1)),
-        ("has_company", if company.is_some() { "yes" } else { "no" }.to_owned()),
+        ("has_company", yes_no(company.is_some())),
         ("company", shorten(company.unwrap_or_default(), NAME_MAX)),
         ("email", shorten(&user.email, EMAIL_MAX)),
-        ("role", role),
-        ("room_name", shorten(room_name, 2 * ROOM_NAME_MAX)),
-        ("room_url", url.to_owned()),
-    ];
-    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    text(lang, "chat-request", &args)
+        ("role", role_label(lang, user.role)),
+    ]
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// The notification for a portal event (HipChat `message_format: html`), one line in the
+/// partner's language, e.g.
+///
+/// `[dynaBOARD] <b>Jane Doe</b> of Acme Inc. (customer, <a href="mailto:jane@acme.example">jane@acme.example</a>)
+/// commented on <a href="https://portal.example.com/issues/17">issue #17 “Printer broken”</a>:<br><i>It still …</i>`
+///
+/// Message ids `event-user-login`, `event-user-logout`, `event-comment-created` (or
+/// `event-comment-created-excerpt` when the comment has an excerpt), `event-issue-created`,
+/// `event-issue-approved`, `event-issue-disapproved`; they show the user with `actor` and the
+/// issue with `issue-ref` (login and logout do not show an issue even when the event has one).
+/// `prefix` is the partner's effective room-name prefix (the lead-in).
+///
+/// Every value is escaped once. The prefix is cut to 50 characters, the user's values as in
+/// [`chat_request_html`], the issue id to [`EVENT_ID_MAX`], the title to [`ISSUE_TITLE_MAX`]
+/// and the excerpt to [`EXCERPT_MAX`] characters (with `…`). The issue is a link when its URL
+/// is `http(s)://` and at most 2,000 characters after escaping. The result is at most
+/// [`NOTIFICATION_MAX`] characters for any input: when too long, the excerpt is cut further to
+/// what fits; when not even a character of it fits, the link is left out (and the excerpt fitted
+/// again); last, both are left out: what remains is under 9,000 characters (every other
+/// value cut as above and, in the worst case, escaped to six characters per character).
+/// Values are cut before they are escaped, so a cut never falls inside an entity or a tag.
+///
+/// An event whose type needs an issue but that has none (which [`super::event::parse_event`]
+/// refuses) shows `#?` for it.
+pub fn event_html(lang: Language, prefix: &str, event: &Event) -> String {
+    let message = match event.kind {
+        EventType::UserLogin => "event-user-login",
+        EventType::UserLogout => "event-user-logout",
+        EventType::CommentCreated => "event-comment-created",
+        EventType::IssueCreated => "event-issue-created",
+        EventType::IssueApproved => "event-issue-approved",
+        EventType::IssueDisapproved => "event-issue-disapproved",
+    };
+    let shows_issue = !matches!(event.kind, EventType::UserLogin | EventType::UserLogout);
+    let issue = event.issue.as_ref().filter(|_| shows_issue);
+    if shows_issue && issue.is_none() {
+        tracing::warn!(event_type = event.kind.as_str(), "an event without its issue");
+    }
+    let mut args = vec![("prefix", shorten(prefix, ROOM_NAME_MAX))];
+    args.extend(actor_args(lang, &event.actor));
+    args.push(("issue_id", issue.map_or_else(|| "?".to_owned(), |i| shorten(&i.id, EVENT_ID_MAX))));
+    args.push(("issue_title", issue.map_or_else(String::new, |i| shorten(&i.title, ISSUE_TITLE_MAX))));
+    let url = issue.and_then(|i| i.url.as_deref()).filter(|u| is_linkable(u));
+    let excerpt = match (event.kind, &event.comment) {
+        (EventType::CommentCreated, Some(c)) => c.excerpt.as_deref().map(|e| shorten(e, EXCERPT_MAX)),
+        _ => None,
+    }
+    .filter(|e| !e.is_empty());
+
+    let render = |link: bool, excerpt: Option<&str>| {
+        let mut args = args.clone();
+        args.push(("has_issue_url", yes_no(link)));
+        args.push(("issue_url", if link { url.unwrap_or_default() } else { "" }.to_owned()));
+        args.push(("excerpt", excerpt.unwrap_or_default().to_owned()));
+        let id = if excerpt.is_some() { "event-comment-created-excerpt" } else { message };
+        text_with(lang, id, &args)
+    };
+    let fits = |html: &String| html.chars().count() <= NOTIFICATION_MAX;
+
+    for link in [true, false] {
+        if link && url.is_none() {
+            continue;
+        }
+        let html = render(link, excerpt.as_deref());
+        if fits(&html) {
+            return html;
+        }
+        let Some(excerpt) = excerpt.as_deref() else { continue };
+        // The text grows by exactly the excerpt's escaped length.
+        let without = render(link, Some("")).chars().count();
+        if let Some(cut) = NOTIFICATION_MAX.checked_sub(without).and_then(|budget| cut_escaped(excerpt, budget)) {
+            let html = render(link, Some(&cut));
+            if fits(&html) {
+                return html;
+            }
+        }
+    }
+    render(false, None)
+}
+
+/// `s` cut so that it takes at most `budget` characters once escaped: `s` itself when it
+/// fits, else its longest start that fits with `…` (without trailing blanks or joiners, as
+/// [`shorten`] cuts); `None` when not even one character of it fits.
+fn cut_escaped(s: &str, budget: usize) -> Option<String> {
+    if escaped_len(s) <= budget {
+        return Some(s.to_owned());
+    }
+    let room = budget.checked_sub(1)?; // for the `…`
+    let mut used = 0;
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        used += escaped_char_len(c);
+        if used > room {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    let kept = s[..end].trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '\u{200C}' | '\u{200D}'));
+    (!kept.is_empty()).then(|| format!("{kept}…"))
+}
+
+/// Whether `url` may be linked: `http(s)://` and at most [`URL_MAX`] characters once escaped.
+fn is_linkable(url: &str) -> bool {
+    is_http(url) && escaped_len(url) <= URL_MAX
 }
 
 fn is_http(url: &str) -> bool {
@@ -183,9 +329,28 @@ fn is_http(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::event::{Comment, Issue};
     use std::collections::BTreeSet;
 
     const URL: &str = "https://hipchat.example.com/chat/room/4711";
+
+    /// Every message id our code uses.
+    const IDS: [&str; 14] = [
+        "room-prefix",
+        "role-customer",
+        "role-partner",
+        "role-admin",
+        "actor",
+        "chat-request",
+        "issue-ref",
+        "event-user-login",
+        "event-user-logout",
+        "event-comment-created",
+        "event-comment-created-excerpt",
+        "event-issue-created",
+        "event-issue-approved",
+        "event-issue-disapproved",
+    ];
 
     fn user(role: Role, company: Option<&str>) -> PortalUser {
         PortalUser {
@@ -228,7 +393,7 @@ mod tests {
         let (en, de) = (ids(EN_FTL), ids(DE_FTL));
         assert!(en.len() >= 5, "{en:?}");
         assert_eq!(en, de, "en.ftl and de.ftl must define the same message ids");
-        for id in ["room-prefix", "role-customer", "role-partner", "role-admin", "chat-request"] {
+        for id in IDS {
             assert!(en.contains(id), "{id}");
         }
     }
@@ -244,9 +409,14 @@ mod tests {
             ("role", "r"),
             ("room_name", "rn"),
             ("room_url", URL),
+            ("issue_id", "17"),
+            ("issue_title", "t"),
+            ("has_issue_url", "yes"),
+            ("issue_url", URL),
+            ("excerpt", "x"),
         ];
         for lang in [Language::En, Language::De] {
-            for id in ["room-prefix", "role-customer", "role-partner", "role-admin", "chat-request"] {
+            for id in IDS {
                 let (text, errors) = format(lang, id, &all).unwrap_or_else(|| panic!("{lang:?} {id}"));
                 assert_eq!(errors, 0, "{lang:?} {id}: {text}");
                 assert!(!text.contains('{'), "{lang:?} {id}: {text}");
@@ -400,6 +570,311 @@ mod tests {
             long.email = q(5_000);
             let html = chat_request_html(lang, &q(5_000), &long, &q(5_000), &url);
             assert!(html.chars().count() <= NOTIFICATION_MAX, "{}", html.chars().count());
+        }
+    }
+
+    const ISSUE_URL: &str = "https://portal.example.com/issues/17";
+
+    /// An event of `kind` by Jane Doe of Acme Inc. about issue 17, "Printer broken", at
+    /// [`ISSUE_URL`], with a comment without excerpt.
+    fn event(kind: EventType) -> Event {
+        Event {
+            id: "evt-1".into(),
+            kind,
+            occurred_at: "2025-03-14T09:26:53Z".parse().unwrap(),
+            actor: user(Role::Customer, Some("Acme Inc.")),
+            issue: Some(Issue { id: "17".into(), title: "Printer broken".into(), url: Some(ISSUE_URL.into()) }),
+            comment: Some(Comment { id: "c-9".into(), excerpt: None }),
+        }
+    }
+
+    fn with_excerpt(mut e: Event, excerpt: &str) -> Event {
+        e.comment = Some(Comment { id: "c-9".into(), excerpt: Some(excerpt.into()) });
+        e
+    }
+
+    fn without_url(mut e: Event) -> Event {
+        e.issue.as_mut().unwrap().url = None;
+        e
+    }
+
+    fn without_company(mut e: Event) -> Event {
+        e.actor.company = None;
+        e
+    }
+
+    fn german(mut e: Event) -> Event {
+        e.actor.company = e.actor.company.map(|_| "Acme GmbH".into());
+        e.issue.as_mut().unwrap().title = "Drucker defekt".into();
+        e
+    }
+
+    #[test]
+    fn english_event_notifications() {
+        const A: &str = "<b>Jane Doe</b> of Acme Inc. (customer, <a href=\"mailto:jane.doe@acme.example\">\
+                         jane.doe@acme.example</a>)";
+        const NO_COMPANY: &str =
+            "<b>Jane Doe</b> (customer, <a href=\"mailto:jane.doe@acme.example\">jane.doe@acme.example</a>)";
+        const LINK: &str = "<a href=\"https://portal.example.com/issues/17\">issue #17 “Printer broken”</a>";
+        use EventType::*;
+        let cases = [
+            (event(UserLogin), format!("[dynaBOARD] {A} logged in.")),
+            (without_company(event(UserLogin)), format!("[dynaBOARD] {NO_COMPANY} logged in.")),
+            (event(UserLogout), format!("[dynaBOARD] {A} logged out.")),
+            (without_company(event(UserLogout)), format!("[dynaBOARD] {NO_COMPANY} logged out.")),
+            (
+                with_excerpt(event(CommentCreated), "It still prints nothing."),
+                format!("[dynaBOARD] {A} commented on {LINK}:<br><i>It still prints nothing.</i>"),
+            ),
+            (
+                without_url(with_excerpt(event(CommentCreated), "It still prints nothing.")),
+                format!("[dynaBOARD] {A} commented on issue #17 “Printer broken”:<br><i>It still prints nothing.</i>"),
+            ),
+            (event(CommentCreated), format!("[dynaBOARD] {A} commented on {LINK}.")),
+            (
+                without_company(without_url(event(CommentCreated))),
+                format!("[dynaBOARD] {NO_COMPANY} commented on issue #17 “Printer broken”."),
+            ),
+            (event(IssueCreated), format!("[dynaBOARD] {A} created {LINK}.")),
+            (without_url(event(IssueCreated)), format!("[dynaBOARD] {A} created issue #17 “Printer broken”.")),
+            (event(IssueApproved), format!("[dynaBOARD] {A} approved {LINK}.")),
+            (without_url(event(IssueApproved)), format!("[dynaBOARD] {A} approved issue #17 “Printer broken”.")),
+            (without_company(event(IssueDisapproved)), format!("[dynaBOARD] {NO_COMPANY} disapproved {LINK}.")),
+            (without_url(event(IssueDisapproved)), format!("[dynaBOARD] {A} disapproved issue #17 “Printer broken”.")),
+        ];
+        for (e, expected) in cases {
+            assert_eq!(event_html(Language::En, "dynaBOARD", &e), expected);
+        }
+        // The whole of one, spelled out.
+        assert_eq!(
+            event_html(Language::En, "Support", &with_excerpt(event(CommentCreated), "Still broken.")),
+            "[Support] <b>Jane Doe</b> of Acme Inc. (customer, <a href=\"mailto:jane.doe@acme.example\">\
+             jane.doe@acme.example</a>) commented on <a href=\"https://portal.example.com/issues/17\">issue #17 \
+             “Printer broken”</a>:<br><i>Still broken.</i>"
+        );
+    }
+
+    #[test]
+    fn german_event_notifications() {
+        const A: &str = "<b>Jane Doe</b> von Acme GmbH (Kunde, <a href=\"mailto:jane.doe@acme.example\">\
+                         jane.doe@acme.example</a>)";
+        const NO_COMPANY: &str =
+            "<b>Jane Doe</b> (Kunde, <a href=\"mailto:jane.doe@acme.example\">jane.doe@acme.example</a>)";
+        const LINK: &str = "<a href=\"https://portal.example.com/issues/17\">Issue #17 „Drucker defekt“</a>";
+        use EventType::*;
+        let e = |kind| german(event(kind));
+        let cases = [
+            (e(UserLogin), format!("[dynaBOARD] {A} hat sich angemeldet.")),
+            (without_company(e(UserLogin)), format!("[dynaBOARD] {NO_COMPANY} hat sich angemeldet.")),
+            (e(UserLogout), format!("[dynaBOARD] {A} hat sich abgemeldet.")),
+            (without_company(e(UserLogout)), format!("[dynaBOARD] {NO_COMPANY} hat sich abgemeldet.")),
+            (
+                with_excerpt(e(CommentCreated), "Druckt immer noch nichts."),
+                format!("[dynaBOARD] {A} hat {LINK} kommentiert:<br><i>Druckt immer noch nichts.</i>"),
+            ),
+            (
+                without_url(with_excerpt(e(CommentCreated), "Druckt immer noch nichts.")),
+                format!(
+                    "[dynaBOARD] {A} hat Issue #17 „Drucker defekt“ kommentiert:<br><i>Druckt immer noch nichts.</i>"
+                ),
+            ),
+            (e(CommentCreated), format!("[dynaBOARD] {A} hat {LINK} kommentiert.")),
+            (
+                without_company(without_url(e(CommentCreated))),
+                format!("[dynaBOARD] {NO_COMPANY} hat Issue #17 „Drucker defekt“ kommentiert."),
+            ),
+            (e(IssueCreated), format!("[dynaBOARD] {A} hat {LINK} erstellt.")),
+            (without_url(e(IssueCreated)), format!("[dynaBOARD] {A} hat Issue #17 „Drucker defekt“ erstellt.")),
+            (e(IssueApproved), format!("[dynaBOARD] {A} hat {LINK} freigegeben.")),
+            (without_url(e(IssueApproved)), format!("[dynaBOARD] {A} hat Issue #17 „Drucker defekt“ freigegeben.")),
+            (without_company(e(IssueDisapproved)), format!("[dynaBOARD] {NO_COMPANY} hat {LINK} abgelehnt.")),
+            (without_url(e(IssueDisapproved)), format!("[dynaBOARD] {A} hat Issue #17 „Drucker defekt“ abgelehnt.")),
+        ];
+        for (e, expected) in cases {
+            assert_eq!(event_html(Language::De, "dynaBOARD", &e), expected);
+        }
+    }
+
+    #[test]
+    fn login_and_logout_do_not_show_an_issue_and_only_comments_show_an_excerpt() {
+        for kind in EventType::ALL {
+            let e = with_excerpt(event(kind), "the excerpt");
+            for lang in [Language::En, Language::De] {
+                let html = event_html(lang, "dynaBOARD", &e);
+                let shows_issue = !matches!(kind, EventType::UserLogin | EventType::UserLogout);
+                assert_eq!(html.contains("#17"), shows_issue, "{html}");
+                assert_eq!(html.contains(ISSUE_URL), shows_issue, "{html}");
+                assert_eq!(html.contains("the excerpt"), kind == EventType::CommentCreated, "{html}");
+                assert!(!html.contains('\n') && !html.contains(['\u{2068}', '\u{2069}']), "{html:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_without_its_issue_still_renders() {
+        let mut e = event(EventType::IssueCreated);
+        e.issue = None;
+        let html = event_html(Language::En, "dynaBOARD", &e);
+        assert!(html.ends_with(") created issue #? “”."), "{html}");
+    }
+
+    #[test]
+    fn an_unsafe_issue_url_is_not_linked() {
+        for bad in [
+            "javascript:alert(1)",
+            "/issues/17",
+            "ftp://x.example/17",
+            &format!("https://x.example/{}", "&".repeat(400)),
+        ] {
+            let mut e = event(EventType::IssueCreated);
+            e.issue.as_mut().unwrap().url = Some(bad.to_owned());
+            let html = event_html(Language::En, "dynaBOARD", &e);
+            assert!(html.ends_with(") created issue #17 “Printer broken”."), "{html}");
+        }
+    }
+
+    #[test]
+    fn event_values_are_escaped_exactly_once() {
+        let mut e = with_excerpt(event(EventType::CommentCreated), "<img src=x onerror=alert(1)> & \"q\" 'a' &lt;");
+        e.actor.first_name = "<script>alert(1)</script>".into();
+        e.actor.last_name = "O'Neil &amp;".into();
+        e.actor.company = Some("Smith & \"Sons\" <Ltd>".into());
+        e.actor.email = "o'neil&co@x.example".into();
+        let issue = e.issue.as_mut().unwrap();
+        issue.id = "<17>".into();
+        issue.title = "<b>\"Quotes\" & 'apostrophes'</b>".into();
+        issue.url = Some("https://portal.example.com/issues?id=17&tab=\"x\"".into());
+        for lang in [Language::En, Language::De] {
+            let html = event_html(lang, "<i>dyna</i>", &e);
+            assert!(
+                html.starts_with(
+                    "[&lt;i&gt;dyna&lt;/i&gt;] <b>&lt;script&gt;alert(1)&lt;/script&gt; O&#39;Neil &amp;amp;</b>"
+                ),
+                "{html}"
+            );
+            assert!(html.contains("Smith &amp; &quot;Sons&quot; &lt;Ltd&gt; ("), "{html}");
+            assert!(
+                html.contains("<a href=\"mailto:o&#39;neil&amp;co@x.example\">o&#39;neil&amp;co@x.example</a>"),
+                "{html}"
+            );
+            assert!(
+                html.contains("<a href=\"https://portal.example.com/issues?id=17&amp;tab=&quot;x&quot;\">"),
+                "{html}"
+            );
+            assert!(html.contains("#&lt;17&gt; "), "{html}");
+            assert!(html.contains("&lt;b&gt;&quot;Quotes&quot; &amp; &#39;apostrophes&#39;&lt;/b&gt;"), "{html}");
+            assert!(
+                html.ends_with(
+                    "<br><i>&lt;img src=x onerror=alert(1)&gt; &amp; &quot;q&quot; &#39;a&#39; &amp;lt;</i>"
+                ),
+                "{html}"
+            );
+            assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("&amp;amp;amp;"), "{html}");
+            assert_entities_whole(&html);
+        }
+    }
+
+    #[test]
+    fn long_excerpts_and_titles_are_cut() {
+        let mut e = with_excerpt(event(EventType::CommentCreated), &"x".repeat(EXCERPT_MAX + 1));
+        e.issue.as_mut().unwrap().title = "t".repeat(1_000);
+        let html = event_html(Language::En, "dynaBOARD", &e);
+        assert!(html.ends_with(&format!("<br><i>{}…</i>", "x".repeat(EXCERPT_MAX - 1))), "{html}");
+        assert!(html.contains(&format!("“{}…”</a>", "t".repeat(ISSUE_TITLE_MAX - 1))), "{html}");
+        let e = with_excerpt(event(EventType::CommentCreated), &"x".repeat(EXCERPT_MAX));
+        let html = event_html(Language::En, "dynaBOARD", &e);
+        assert!(html.ends_with(&format!("<br><i>{}</i>", "x".repeat(EXCERPT_MAX))), "{html}");
+    }
+
+    /// Every `&` in `html` starts one of the entities [`escape_html`] writes.
+    fn assert_entities_whole(html: &str) {
+        for (i, _) in html.match_indices('&') {
+            let rest = &html[i..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"].iter().any(|e| rest.starts_with(e)),
+                "a cut entity at {i}: {}",
+                &rest[..rest.len().min(12)]
+            );
+        }
+    }
+
+    /// A user whose every value escapes to six characters per character.
+    fn quoted_user(n: usize) -> PortalUser {
+        let q = "\"".repeat(n);
+        PortalUser {
+            id: q.clone(),
+            first_name: q.clone(),
+            last_name: q.clone(),
+            email: q.clone(),
+            company: Some(q),
+            role: Role::Customer,
+        }
+    }
+
+    #[test]
+    fn a_long_excerpt_is_cut_to_fit_and_the_link_kept() {
+        let mut e = with_excerpt(event(EventType::CommentCreated), &"\"".repeat(EXCERPT_MAX));
+        e.actor = quoted_user(NAME_MAX);
+        e.actor.email = "\"".repeat(EMAIL_MAX);
+        e.issue.as_mut().unwrap().title = "\"".repeat(ISSUE_TITLE_MAX);
+        for lang in [Language::En, Language::De] {
+            let html = event_html(lang, "dynaBOARD", &e);
+            let n = html.chars().count();
+            assert!(n <= NOTIFICATION_MAX && n > NOTIFICATION_MAX - 6, "{lang:?}: {n}");
+            assert!(html.contains(&format!("<a href=\"{ISSUE_URL}\">")), "{html}");
+            assert!(html.ends_with("&quot;…</i>"), "{html}");
+            assert_entities_whole(&html);
+        }
+    }
+
+    #[test]
+    fn the_worst_event_stays_within_hipchats_limit() {
+        let q = |n: usize| "\"".repeat(n);
+        let linkable = format!("https://{}", "h".repeat(URL_MAX - 8));
+        for n in [NAME_MAX, 5_000] {
+            for kind in EventType::ALL {
+                let e = Event {
+                    id: q(n),
+                    kind,
+                    occurred_at: "2025-03-14T09:26:53Z".parse().unwrap(),
+                    actor: quoted_user(n),
+                    issue: Some(Issue { id: q(n), title: q(n), url: Some(linkable.clone()) }),
+                    comment: Some(Comment { id: q(n), excerpt: Some(q(100_000)) }),
+                };
+                for lang in [Language::En, Language::De] {
+                    let html = event_html(lang, &q(n), &e);
+                    let count = html.chars().count();
+                    assert!(count <= NOTIFICATION_MAX, "{kind:?} {lang:?}: {count}");
+                    assert_entities_whole(&html);
+                    // Too long with the link: it is left out, and the excerpt fitted into what is left.
+                    assert!(!html.contains(&linkable), "{kind:?} {lang:?}");
+                    if kind == EventType::CommentCreated {
+                        assert!(html.ends_with("&quot;…</i>"), "{kind:?} {lang:?}");
+                        assert!(count > NOTIFICATION_MAX - 6, "{kind:?} {lang:?}: {count}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cut_escaped_counts_entities() {
+        assert_eq!(cut_escaped("a&b", 7).as_deref(), Some("a&b"));
+        assert_eq!(cut_escaped("a&bc", 7).as_deref(), Some("a&…"));
+        assert_eq!(cut_escaped("a&b", 6).as_deref(), Some("a…"));
+        assert_eq!(cut_escaped("a&b", 2).as_deref(), Some("a…"));
+        assert_eq!(cut_escaped("a \"b", 6).as_deref(), Some("a…"));
+        assert_eq!(cut_escaped("\"b", 6).as_deref(), None);
+        assert_eq!(cut_escaped("ab", 1).as_deref(), None);
+        assert_eq!(cut_escaped("ab", 0).as_deref(), None);
+        assert_eq!(cut_escaped("", 0).as_deref(), Some(""));
+        for s in ["<&\"'>", "Zoë 张 😀 & co", "a\u{200D}b c"] {
+            for budget in 0..40 {
+                if let Some(cut) = cut_escaped(s, budget) {
+                    assert!(escaped_len(&cut) <= budget, "{s:?} {budget}: {cut:?}");
+                    assert_eq!(escaped_len(&cut), escape_html(&cut).chars().count());
+                }
+            }
         }
     }
 }

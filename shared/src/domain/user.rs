@@ -76,22 +76,7 @@ pub fn parse_user(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option
     let before = errors.len();
     let mut r = ObjectReader::new(v, path, errors)?;
 
-    let id = match r.get("id") {
-        None => {
-            errors.push(FieldError::new(r.path("id"), "is required"));
-            None
-        }
-        Some(Value::String(s)) => check(errors, r.path("id"), check_id(s)).then(|| s.clone()),
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
-        Some(other) => {
-            let got = match other {
-                Value::Number(n) => n.to_string(),
-                other => kind(other).to_owned(),
-            };
-            errors.push(FieldError::new(r.path("id"), format!("must be a string or an integer, got {got}")));
-            None
-        }
-    };
+    let id = read_id(&mut r, "id", ID_MAX, errors);
 
     let first_name = r.required_str("first_name", errors).and_then(|s| cleaned(s, &r.path("first_name"), errors));
     let last_name = match r.get("last_name") {
@@ -172,20 +157,48 @@ fn cleaned(s: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<String>
 /// Whether a cleaned text shows something: a character that is neither a blank nor one of the
 /// invisible joiners and selectors [`clean_text`] keeps (they matter only next to letters or
 /// emoji).
-fn has_visible(s: &str) -> bool {
+pub(crate) fn has_visible(s: &str) -> bool {
     s.chars().any(|c| {
         !c.is_whitespace()
             && !matches!(c, '\u{200C}' | '\u{200D}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0000}'..='\u{E007F}')
     })
 }
 
-fn check_id(s: &str) -> Result<(), String> {
+/// Reads a required id member (a user's, an event's, an issue's, ...): a string kept exactly as
+/// sent (not empty or blank, at most `max` characters, no control characters), or an integer
+/// kept as its decimal text. `None`, with an error at the member's path, when it is absent,
+/// null, of another type (a fraction too) or breaks a rule.
+pub(crate) fn read_id(
+    r: &mut ObjectReader<'_>,
+    member: &'static str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match r.get(member) {
+        None => {
+            errors.push(FieldError::new(r.path(member), "is required"));
+            None
+        }
+        Some(Value::String(s)) => check(errors, r.path(member), check_id(s, max)).then(|| s.clone()),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        Some(other) => {
+            let got = match other {
+                Value::Number(n) => n.to_string(),
+                other => kind(other).to_owned(),
+            };
+            errors.push(FieldError::new(r.path(member), format!("must be a string or an integer, got {got}")));
+            None
+        }
+    }
+}
+
+fn check_id(s: &str, max: usize) -> Result<(), String> {
     let n = s.chars().count();
     if s.trim().is_empty() {
         return Err("must not be empty or blank".into());
     }
-    if n > ID_MAX {
-        return Err(format!("must be at most {ID_MAX} characters, got {n}"));
+    if n > max {
+        return Err(format!("must be at most {max} characters, got {n}"));
     }
     if s.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
