@@ -38,6 +38,12 @@ pub enum AppError {
     /// The token lacks scopes the call needs (scope identifiers).
     #[error("missing scopes: {0:?}")]
     MissingScopes(Vec<String>),
+    /// The settings name no notification room.
+    #[error("notification room missing")]
+    NotificationRoomMissing,
+    /// The notification room (this id) does not exist in HipChat any more.
+    #[error("notification room gone")]
+    NotificationRoomGone(u64),
     /// HipChat has a room of that name already (the name, when the caller knows it).
     #[error("room name taken")]
     RoomNameTaken(Option<String>),
@@ -201,6 +207,20 @@ impl From<&AppError> for Problem {
                     if scopes.is_empty() { "unknown".to_owned() } else { crate::domain::scopes::describe(scopes) }
                 ),
             ),
+            NotificationRoomMissing => Problem::new(
+                "notification-room-missing",
+                "Notification Room Missing",
+                409,
+                "No notification room is set for this partner: pick one in Settings → HipChat (GET /rooms lists them) and save it as notification_room_id with PUT /settings.",
+            ),
+            NotificationRoomGone(id) => Problem::new(
+                "notification-room-gone",
+                "Notification Room Gone",
+                409,
+                format!(
+                    "The notification room ({id}) no longer exists in HipChat: pick another room in Settings → HipChat (GET /rooms lists them) and save it as notification_room_id with PUT /settings."
+                ),
+            ),
             RoomNameTaken(name) => Problem::new(
                 "room-name-taken",
                 "Room Name Taken",
@@ -263,6 +283,8 @@ mod tests {
             (AppError::HipchatUrlMissing, 409, "hipchat-url-missing"),
             (AppError::MissingScopes(vec!["manage_rooms".into()]), 409, "missing-scopes"),
             (AppError::RoomNameTaken(Some("Support".into())), 409, "room-name-taken"),
+            (AppError::NotificationRoomMissing, 409, "notification-room-missing"),
+            (AppError::NotificationRoomGone(7), 409, "notification-room-gone"),
             (
                 AppError::HipchatUnavailable { status: 503, retry_after: Some(30), detail: "x".into() },
                 503,

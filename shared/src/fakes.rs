@@ -12,8 +12,8 @@ use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
 use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::ports::{
-    ChatContext, Clock, MappedRoom, PortError, Precondition, RoomMapping, RoomStore, SettingsStore, SigningKeySource,
-    StoredSettings, TokenSecrets,
+    ChatContext, Clock, EventClaim, EventStore, MappedRoom, PortError, Precondition, RoomMapping, RoomStore,
+    SettingsStore, SigningKeySource, StoredSettings, TokenSecrets,
 };
 
 /// A settings store in a `HashMap`; `fail_with_unavailable` makes every call fail.
@@ -24,6 +24,8 @@ pub struct MemoryStore {
     pub other_items: Mutex<HashMap<PartnerId, usize>>,
     /// Room mappings by (partner, user id).
     pub rooms: Mutex<HashMap<(PartnerId, String), RoomMapping>>,
+    /// Event records by (partner, event id).
+    pub events: Mutex<HashMap<(PartnerId, String), MemoryEvent>>,
     pub unavailable: std::sync::atomic::AtomicBool,
     pub calls: AtomicUsize,
 }
@@ -125,7 +127,10 @@ impl SettingsStore for MemoryStore {
         let mut rooms = self.rooms.lock().unwrap();
         let before = rooms.len();
         rooms.retain(|(p, _), _| p != partner);
-        Ok(a + b + before - rooms.len())
+        let mut events = self.events.lock().unwrap();
+        let events_before = events.len();
+        events.retain(|(p, _), _| p != partner);
+        Ok(a + b + before - rooms.len() + events_before - events.len())
     }
 }
 
@@ -189,6 +194,74 @@ impl RoomStore for MemoryStore {
         let key = (partner.clone(), user_id.to_owned());
         if matches!(rooms.get(&key), Some(RoomMapping::Pending { claim_id: c, .. }) if c == claim_id) {
             rooms.remove(&key);
+        }
+        Ok(())
+    }
+}
+
+/// An event record of [`MemoryStore`]: `claim_id` and `lease_until` while pending, neither
+/// once delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryEvent {
+    pub claim_id: Option<String>,
+    pub lease_until: Option<Timestamp>,
+    pub expires_at: Timestamp,
+}
+
+impl EventStore for MemoryStore {
+    async fn claim_event(
+        &self,
+        partner: &PartnerId,
+        event_id: &str,
+        claim_id: &str,
+        lease_until: Timestamp,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<EventClaim, PortError> {
+        self.enter()?;
+        let mut events = self.events.lock().unwrap();
+        let key = (partner.clone(), event_id.to_owned());
+        let found = match events.get(&key) {
+            Some(e) if e.expires_at.as_second() >= now.as_second() => match e.lease_until {
+                None => Some(EventClaim::Delivered),
+                Some(l) if l.as_second() >= now.as_second() => Some(EventClaim::InFlight { lease_until: l }),
+                Some(_) => None,
+            },
+            _ => None,
+        };
+        if let Some(found) = found {
+            return Ok(found);
+        }
+        let record = MemoryEvent { claim_id: Some(claim_id.to_owned()), lease_until: Some(lease_until), expires_at };
+        events.insert(key, record);
+        Ok(EventClaim::Claimed)
+    }
+
+    async fn event_delivered(
+        &self,
+        partner: &PartnerId,
+        event_id: &str,
+        claim_id: &str,
+        _now: Timestamp,
+    ) -> Result<bool, PortError> {
+        self.enter()?;
+        let mut events = self.events.lock().unwrap();
+        match events.get_mut(&(partner.clone(), event_id.to_owned())) {
+            Some(e) if e.claim_id.as_deref() == Some(claim_id) => {
+                e.claim_id = None;
+                e.lease_until = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release_event(&self, partner: &PartnerId, event_id: &str, claim_id: &str) -> Result<(), PortError> {
+        self.enter()?;
+        let mut events = self.events.lock().unwrap();
+        let key = (partner.clone(), event_id.to_owned());
+        if events.get(&key).is_some_and(|e| e.claim_id.as_deref() == Some(claim_id)) {
+            events.remove(&key);
         }
         Ok(())
     }

@@ -10,6 +10,10 @@
 //! A room mapping is `state` (`pending` or `ready`); a pending one carries `claim_id` and
 //! `lease_until` (Unix seconds, compared in conditions), a ready one `room_id` and `room_name`.
 //!
+//! An event record is `state` (`pending` or `delivered`), `claim_id`, `lease_until` while
+//! pending, `delivered_at` once delivered, and `expires_at` (Unix seconds): the table's TTL
+//! attribute, which removes it after the dedupe window.
+//!
 //! A chat request reads the settings and the user's room in one `BatchGetItem`: the two keys
 //! are not adjacent under the partner key (`ROOM#…` items of other users sort between them),
 //! so a `Query` would read every mapping in between.
@@ -18,7 +22,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -27,12 +34,15 @@ use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
 use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::ports::{
-    ChatContext, MappedRoom, PortError, Precondition, RoomMapping, RoomStore, SettingsStore, StoredSettings,
+    ChatContext, EventClaim, EventStore, MappedRoom, PortError, Precondition, RoomMapping, RoomStore, SettingsStore,
+    StoredSettings,
 };
 
 pub const SETTINGS_SK: &str = "SETTINGS";
 /// Sort-key prefix of a user's room mapping: `ROOM#<user id>`.
 pub const ROOM_SK_PREFIX: &str = "ROOM#";
+/// Sort-key prefix of an event record: `EVENT#<event id>`.
+pub const EVENT_SK_PREFIX: &str = "EVENT#";
 /// Name of the sparse global secondary index over token expiry.
 pub const TOKEN_EXPIRY_INDEX: &str = "token-expiry";
 /// The one partition of the token-expiry index.
@@ -102,6 +112,43 @@ fn decode_room(item: HashMap<String, AttributeValue>) -> Result<RoomMapping, Por
     }
 }
 
+/// An event record as stored.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventItem {
+    state: EventState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivered_at: Option<String>,
+    expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EventState {
+    Pending,
+    Delivered,
+}
+
+/// What a record that refused a claim says.
+fn decode_event_claim(item: HashMap<String, AttributeValue>) -> Result<EventClaim, PortError> {
+    let i: EventItem = serde_dynamo::from_item(item)
+        .map_err(|e| PortError::Internal { what: "decoding an event record", source: Box::new(e) })?;
+    match i.state {
+        EventState::Delivered => Ok(EventClaim::Delivered),
+        EventState::Pending => Ok(EventClaim::InFlight {
+            lease_until: i.lease_until.and_then(|s| Timestamp::from_second(s).ok()).ok_or_else(|| {
+                PortError::Internal {
+                    what: "decoding an event record",
+                    source: "a pending record without lease".into(),
+                }
+            })?,
+        }),
+    }
+}
+
 fn is_condition_failure<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -149,6 +196,34 @@ impl DynamoSettingsStore {
 
     fn room_key(partner: &PartnerId, user_id: &str) -> HashMap<String, AttributeValue> {
         Self::item_key(partner, format!("{ROOM_SK_PREFIX}{user_id}"))
+    }
+
+    fn event_key(partner: &PartnerId, event_id: &str) -> HashMap<String, AttributeValue> {
+        Self::item_key(partner, format!("{EVENT_SK_PREFIX}{event_id}"))
+    }
+
+    /// Removes a pending item (room mapping or event record) if it is still claimed by
+    /// `claim_id`; one taken over after its lease, or finished (which drops `claim_id`), stays.
+    async fn release_claim(
+        &self,
+        key: HashMap<String, AttributeValue>,
+        claim_id: &str,
+        what: &'static str,
+    ) -> Result<(), PortError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression("claim_id = :c")
+            .expression_attribute_values(":c", AttributeValue::S(claim_id.to_owned()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(classify(what, e)),
+        }
     }
 
     fn item_key(partner: &PartnerId, sk: String) -> HashMap<String, AttributeValue> {
@@ -474,20 +549,86 @@ impl RoomStore for DynamoSettingsStore {
     }
 
     async fn release_room(&self, partner: &PartnerId, user_id: &str, claim_id: &str) -> Result<(), PortError> {
+        self.release_claim(Self::room_key(partner, user_id), claim_id, "DynamoDB DeleteItem (room claim)").await
+    }
+}
+
+impl EventStore for DynamoSettingsStore {
+    async fn claim_event(
+        &self,
+        partner: &PartnerId,
+        event_id: &str,
+        claim_id: &str,
+        lease_until: Timestamp,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<EventClaim, PortError> {
+        let item = EventItem {
+            state: EventState::Pending,
+            claim_id: Some(claim_id.to_owned()),
+            lease_until: Some(lease_until.as_second()),
+            delivered_at: None,
+            expires_at: expires_at.as_second(),
+        };
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&item)
+            .map_err(|e| PortError::Internal { what: "encoding an event claim", source: Box::new(e) })?;
+        item.extend(Self::event_key(partner, event_id));
         let res = self
             .client
-            .delete_item()
+            .put_item()
             .table_name(&self.table)
-            .set_key(Some(Self::room_key(partner, user_id)))
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#st = :pending AND lease_until < :now) OR expires_at < :now",
+            )
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()))
+            // The refusing record comes back with the refusal: no second read.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(EventClaim::Claimed),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => match c.item() {
+                    Some(old) => decode_event_claim(old.clone()),
+                    // Refused without the record (it was just removed): worth another try at once.
+                    None => Ok(EventClaim::InFlight { lease_until: now }),
+                },
+                _ => Err(classify("DynamoDB PutItem (event claim)", e)),
+            },
+        }
+    }
+
+    async fn event_delivered(
+        &self,
+        partner: &PartnerId,
+        event_id: &str,
+        claim_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, PortError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::event_key(partner, event_id)))
+            .update_expression("SET #st = :delivered, delivered_at = :t REMOVE lease_until, claim_id")
             .condition_expression("claim_id = :c")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":delivered", AttributeValue::S("delivered".into()))
+            .expression_attribute_values(":t", AttributeValue::S(now.to_string()))
             .expression_attribute_values(":c", AttributeValue::S(claim_id.to_owned()))
             .send()
             .await;
         match res {
-            Ok(_) => Ok(()),
-            // Taken over or finished meanwhile: not ours to remove.
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(classify("DynamoDB DeleteItem (room claim)", e)),
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(classify("DynamoDB UpdateItem (event delivered)", e)),
         }
+    }
+
+    async fn release_event(&self, partner: &PartnerId, event_id: &str, claim_id: &str) -> Result<(), PortError> {
+        self.release_claim(Self::event_key(partner, event_id), claim_id, "DynamoDB DeleteItem (event claim)").await
     }
 }

@@ -1,6 +1,7 @@
 //! Pure domain code: no I/O, no clocks, no environment. Everything here is unit-tested.
 
 pub mod chat;
+pub mod event;
 pub mod hipchat_url;
 pub mod messages;
 pub mod partner;

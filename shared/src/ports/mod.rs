@@ -177,6 +177,53 @@ pub trait RoomStore: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
+/// What claiming an event's delivery found (`PARTNER#<id>` / `EVENT#<event id>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventClaim {
+    /// This request holds the event until its lease ends: it sends it, then marks it delivered
+    /// or releases it.
+    Claimed,
+    /// An earlier request delivered it.
+    Delivered,
+    /// Another request is delivering it, until `lease_until` at the latest.
+    InFlight { lease_until: Timestamp },
+}
+
+/// The event records that make event delivery idempotent: an event id is delivered at most
+/// once while its record lives (it expires, through the table's TTL, at `expires_at`).
+pub trait EventStore: Send + Sync {
+    /// Claims the event for delivery with a conditional write. Succeeds when there is no
+    /// record, when a pending claim's lease ended before `now`, or when the record is past its
+    /// `expires_at` (TTL deletion lags); otherwise tells what the record says.
+    fn claim_event(
+        &self,
+        partner: &PartnerId,
+        event_id: &str,
+        claim_id: &str,
+        lease_until: Timestamp,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<EventClaim, PortError>> + Send;
+
+    /// Marks the claimed event delivered; `false` when the claim was lost meanwhile.
+    fn event_delivered(
+        &self,
+        partner: &PartnerId,
+        event_id: &str,
+        claim_id: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// Gives the claim up (removes the record if it is still this claim), so that a retry
+    /// delivers the event.
+    fn release_event(
+        &self,
+        partner: &PartnerId,
+        event_id: &str,
+        claim_id: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// Where the partner's HipChat token lives (Secrets Manager in production).
 pub trait TokenSecrets: Send + Sync {
     /// The name under which the partner's token is (or would be) stored.

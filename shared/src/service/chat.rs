@@ -35,6 +35,7 @@ use crate::ports::hipchat::{
 use crate::ports::{Clock, MappedRoom, RoomMapping, RoomStore, SettingsStore, StoredSettings, TokenSecrets};
 use crate::service::hipchat::{access, failure, note_rejected};
 use crate::service::token_cache::TokenCache;
+use crate::service::wait::{self, Poll};
 
 /// How long a claim on a user's mapping holds: longer than creating a room can take with the
 /// HipChat client's timeouts (6 s per call, a create and a read, one short 429 wait).
@@ -301,8 +302,7 @@ where
 {
     /// Reuses, waits for or creates the user's room (see the module documentation).
     async fn resolve(&self, mut mapping: Option<RoomMapping>) -> Result<Resolved, FlowError> {
-        let started = tokio::time::Instant::now();
-        let mut poll = Duration::from_millis(50);
+        let mut poll = Poll::new(WAIT_MAX);
         let mut waited = false;
         loop {
             let now = self.ports.clock.now();
@@ -320,11 +320,9 @@ where
                     }
                 }
                 Some(RoomMapping::Pending { lease_until, .. }) if lease_until >= now => {
-                    if started.elapsed() >= WAIT_MAX {
+                    if !poll.wait().await {
                         return Err(FlowError::App(busy(lease_until, now)));
                     }
-                    tokio::time::sleep(poll).await;
-                    poll = (poll * 2).min(Duration::from_millis(400));
                     waited = true;
                     mapping = self.ports.store.room(self.partner, &self.user.id).await?;
                     continue;
@@ -337,7 +335,7 @@ where
                 return self.create(&claim_id).await;
             }
             // Another request claimed or finished the mapping meanwhile: read it and go on.
-            if started.elapsed() >= WAIT_MAX {
+            if poll.expired() {
                 return Err(FlowError::App(busy(lease_until, now)));
             }
             waited = true;
@@ -522,10 +520,5 @@ fn bad_answer(detail: impl Into<String>) -> FlowError {
 
 /// 503 while another request holds the user's claim.
 fn busy(lease_until: Timestamp, now: Timestamp) -> AppError {
-    let secs = lease_until.duration_since(now).as_secs().clamp(1, LEASE.as_secs());
-    AppError::HipchatUnavailable {
-        status: 503,
-        retry_after: u64::try_from(secs).ok(),
-        detail: "Another request is still setting up this user's room; please retry shortly.".into(),
-    }
+    wait::busy(lease_until, now, LEASE, "Another request is still setting up this user's room; please retry shortly.")
 }

@@ -3,7 +3,9 @@
 
 pub mod chat;
 pub mod connection;
+pub mod events;
 pub mod hipchat;
 pub mod rooms;
 pub mod settings;
 pub mod token_cache;
+pub mod wait;
