@@ -259,6 +259,7 @@ class Stack:
             ("settings", "GET", f"{p}/settings"),
             ("connection-check", "POST", f"{p}/connection-check"),
             ("chat-request", "GET", f"{p}/chat/availability"),
+            ("event-notification", "POST", f"{p}/events"),
         ]
         for fn, method, path in warm:
             if fn not in FUNCTIONS:
@@ -355,6 +356,7 @@ Signed example calls (the helper reads .local/stack.env):
   {call} GET {p}/chat/availability                                  # show_button, available, next_change_at
   {call} POST {p}/chat/requests '{{"user": {{"id": "u-1001", "first_name": "Ada", "last_name": "Lovelace <Ltd>", "email": "ada@example.com", "company": "Analytical & Co", "role": "customer"}}}}'
   curl -s {env['HIPCHAT_URL']}/chat/room/{env.get('HIPCHAT_NOTIFICATION_ROOM_ID', '1')}           # the staff room with the "go to room" notification
+  {call} POST {p}/events '{{"id": "evt-1", "type": "issue.created", "occurred_at": "2026-11-25T09:30:00Z", "actor": {{"id": "u-1001", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "company": "Analytical & Co", "role": "customer"}}, "issue": {{"id": 17, "title": "Printer <on fire>", "url": "https://portal.example.com/issues/17"}}}}'
   {call} POST {p}/rooms '{{"name": "Support team", "topic": "dynaBOARD"}}'
   curl -s {env['HIPCHAT_URL']}/_sim/rooms                         # what HipChat received
   {call} GET {p}/settings

@@ -16,6 +16,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/partners/{partner_id}/rooms", "connection-check"),
     ("GET", "/v1/partners/{partner_id}/chat/availability", "chat-request"),
     ("POST", "/v1/partners/{partner_id}/chat/requests", "chat-request"),
+    ("POST", "/v1/partners/{partner_id}/events", "event-notification"),
 ];
 
 #[derive(Debug, PartialEq)]

@@ -1,0 +1,19 @@
+//! `event-notification` function: `POST /v1/partners/{id}/events` (portal events into the
+//! staff's notification room).
+
+mod handler;
+
+use lambda_http::{Error, run, service_fn};
+use shared::adapters::aws::{AwsClients, load_sdk_config};
+use shared::adapters::hipchat::{HipchatClient, http_client};
+use shared::config::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env()?;
+    let clients = AwsClients::new(&load_sdk_config().await);
+    let deps = handler::Deps::on_aws(&config, &clients, HipchatClient::new(http_client()?));
+    let deps = &deps;
+    run(service_fn(move |req| handler::handle(deps, req))).await
+}
