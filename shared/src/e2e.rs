@@ -81,3 +81,15 @@ pub fn unique_partner(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{tag}-{}-{}", jiff::Timestamp::now().as_nanosecond() % 1_000_000_000_000, N.fetch_add(1, Ordering::SeqCst))
 }
+
+/// The DynamoDB store and Secrets Manager tokens of the local stack (moto), for tests that run
+/// the real adapters.
+pub async fn moto_ports()
+-> (crate::adapters::dynamo::DynamoSettingsStore, crate::adapters::secrets::SecretsManagerTokens) {
+    stack_var("AWS_ENDPOINT_URL");
+    let clients = crate::adapters::aws::AwsClients::new(&crate::adapters::aws::load_sdk_config().await);
+    (
+        crate::adapters::dynamo::DynamoSettingsStore::new(clients.dynamodb.clone(), stack_var("TABLE_NAME")),
+        crate::adapters::secrets::SecretsManagerTokens::new(clients.secrets.clone(), stack_var("SECRET_PREFIX")),
+    )
+}

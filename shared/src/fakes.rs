@@ -379,3 +379,44 @@ pub fn status_and_json(resp: &lambda_http::Response<lambda_http::Body>) -> (u16,
     };
     (resp.status().as_u16(), body)
 }
+
+/// [`HipchatDeps`](crate::adapters::HipchatDeps) for handler tests: `store` and `secrets` (fakes,
+/// or the AWS adapters on moto), the signing key `key`, the clock at `now`, and the real HipChat
+/// client with short timeouts (2 s to connect, 3 s in all).
+pub fn hipchat_deps<S, T: crate::ports::TokenSecrets>(
+    store: S,
+    secrets: T,
+    key: &str,
+    now: &str,
+) -> crate::adapters::HipchatDeps<S, T, StaticKeys, FixedClock, crate::adapters::hipchat::HipchatClient> {
+    use std::time::Duration;
+    let http = crate::adapters::hipchat::http_client_with(Duration::from_secs(2), Duration::from_secs(3))
+        .expect("an HTTP client");
+    crate::adapters::HipchatDeps {
+        store,
+        tokens: crate::service::token_cache::TokenCache::new(secrets),
+        auth: crate::adapters::http::Authenticator::new(StaticKeys::new(&[key]), Duration::from_secs(300)),
+        clock: FixedClock::at(now),
+        hipchat: crate::adapters::hipchat::HipchatClient::new(http),
+    }
+}
+
+/// Stores the settings document `doc` (which must be valid) for `partner`, unconditionally.
+pub async fn store_settings(store: &impl SettingsStore, partner: &PartnerId, doc: &serde_json::Value, now: Timestamp) {
+    let settings = crate::domain::settings::parse_settings(doc).expect("valid settings").settings;
+    store.put(partner, &settings, &Precondition::None, now).await.expect("settings stored");
+}
+
+/// Stores `token` as `PUT /token` does: the secret, and its metadata with the settings.
+pub async fn store_token(
+    store: &impl SettingsStore,
+    secrets: &impl TokenSecrets,
+    partner: &PartnerId,
+    token: &str,
+    now: Timestamp,
+) {
+    let secret = SecretString::from(token);
+    secrets.put(partner, &secret).await.expect("token stored");
+    let meta = TokenMeta::new(&secret, crate::service::settings::today(now));
+    store.set_token(partner, &meta, now).await.expect("token metadata stored");
+}

@@ -4,35 +4,12 @@ use std::convert::Infallible;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use shared::adapters::AwsPorts;
-use shared::adapters::aws::AwsClients;
-use shared::adapters::dynamo::DynamoSettingsStore;
-use shared::adapters::hipchat::HipchatClient;
-use shared::adapters::http::{Authenticator, finish, json_body, json_response, no_such_resource, signed_partner_route};
-use shared::adapters::secrets::{SecretsManagerSigningKeys, SecretsManagerTokens};
-use shared::config::Config;
+pub use shared::adapters::HipchatDeps as Deps;
+use shared::adapters::http::{finish, json_body, json_response, no_such_resource, signed_partner_route};
 use shared::error::AppError;
 use shared::ports::hipchat::Hipchat;
-use shared::ports::{Clock, RoomStore, SettingsStore, SigningKeySource, SystemClock, TokenSecrets};
-use shared::service::chat::{self, ChatPorts};
-use shared::service::token_cache::TokenCache;
-
-/// Everything the handler needs, built once at cold start. The token cache lives as long as
-/// the warm container.
-pub struct Deps<S, T, K, C, H> {
-    pub store: S,
-    pub tokens: TokenCache<T>,
-    pub auth: Authenticator<K>,
-    pub clock: C,
-    pub hipchat: H,
-}
-
-impl Deps<DynamoSettingsStore, SecretsManagerTokens, SecretsManagerSigningKeys, SystemClock, HipchatClient> {
-    pub fn on_aws(config: &Config, clients: &AwsClients, hipchat: HipchatClient) -> Self {
-        let AwsPorts { store, secrets, auth } = AwsPorts::new(config, clients);
-        Self { store, tokens: TokenCache::new(secrets), auth, clock: SystemClock, hipchat }
-    }
-}
+use shared::ports::{Clock, RoomStore, SettingsStore, SigningKeySource, TokenSecrets};
+use shared::service::chat;
 
 #[tracing::instrument(skip_all, fields(method = %req.method(), partner_id = tracing::field::Empty))]
 pub async fn handle<S, T, K, C, H>(deps: &Deps<S, T, K, C, H>, req: Request) -> Result<Response<Body>, Infallible>
@@ -66,9 +43,7 @@ where
         ("chat/availability", _) => Err(AppError::MethodNotAllowed { allow: "GET" }),
         ("chat/requests", &Method::POST) => {
             let user = chat::parse_chat_request(&json_body(req)?)?;
-            let ports =
-                ChatPorts { store: &deps.store, tokens: &deps.tokens, hipchat: &deps.hipchat, clock: &deps.clock };
-            let answer = chat::request_chat(&ports, &partner, &user).await?;
+            let answer = chat::request_chat(&deps.ports(), &partner, &user).await?;
             tracing::info!(
                 room_id = answer.room.id,
                 created = answer.room.created,

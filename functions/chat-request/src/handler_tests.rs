@@ -11,14 +11,16 @@ use jiff::Timestamp;
 use lambda_http::Request;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::adapters::hipchat::{HipchatClient, http_client_with};
-use shared::adapters::http::Authenticator;
+use shared::adapters::dynamo::DynamoSettingsStore;
+use shared::adapters::hipchat::HipchatClient;
+use shared::adapters::secrets::SecretsManagerTokens;
 use shared::domain::partner::PartnerId;
-use shared::domain::settings::parse_settings;
-use shared::domain::token::TokenMeta;
-use shared::fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys, signed_request, status_and_json};
+use shared::fakes::{
+    FixedClock, MemorySecrets, MemoryStore, StaticKeys, hipchat_deps, signed_request, status_and_json, store_settings,
+    store_token,
+};
 use shared::ports::hipchat::{HipchatAccess, RoomUpdate};
-use shared::ports::{Precondition, RoomMapping, RoomStore, SettingsStore, TokenSecrets};
+use shared::ports::{RoomMapping, RoomStore, SettingsStore, TokenSecrets};
 
 use super::*;
 
@@ -40,14 +42,7 @@ struct World<S = MemoryStore, T = MemorySecrets> {
 }
 
 fn deps<S, T: TokenSecrets>(store: S, secrets: T) -> TestDeps<S, T> {
-    let http = http_client_with(Duration::from_secs(2), Duration::from_secs(3)).unwrap();
-    Deps {
-        store,
-        tokens: TokenCache::new(secrets),
-        auth: Authenticator::new(StaticKeys::new(&[KEY]), Duration::from_secs(300)),
-        clock: FixedClock::at(NOW),
-        hipchat: HipchatClient::new(http),
-    }
+    hipchat_deps(store, secrets, KEY, NOW)
 }
 
 /// A partner `p1` with an active integration, the button on, Vienna office hours on weekdays
@@ -64,13 +59,8 @@ async fn world_with(patch: Value) -> World {
 
 /// [`world`] on moto: the real DynamoDB and Secrets Manager adapters (needs the local stack).
 async fn on_moto() -> World<DynamoSettingsStore, SecretsManagerTokens> {
-    use shared::adapters::aws::load_sdk_config;
-    use shared::e2e::{stack_var, unique_partner};
-    stack_var("AWS_ENDPOINT_URL");
-    let clients = AwsClients::new(&load_sdk_config().await);
-    let store = DynamoSettingsStore::new(clients.dynamodb.clone(), stack_var("TABLE_NAME"));
-    let secrets = SecretsManagerTokens::new(clients.secrets.clone(), stack_var("SECRET_PREFIX"));
-    let p = PartnerId::parse(&unique_partner("chat")).unwrap();
+    let (store, secrets) = shared::e2e::moto_ports().await;
+    let p = PartnerId::parse(&shared::e2e::unique_partner("chat")).unwrap();
     World::set_up(deps(store, secrets), p, json!({})).await
 }
 
@@ -130,15 +120,11 @@ impl<S: SettingsStore + RoomStore, T: TokenSecrets> World<S, T> {
     }
 
     async fn put_settings(&self, doc: Value) {
-        let settings = parse_settings(&doc).expect("valid settings").settings;
-        self.d.store.put(&self.partner, &settings, &Precondition::None, now()).await.unwrap();
+        store_settings(&self.d.store, &self.partner, &doc, now()).await;
     }
 
     async fn put_token(&self, token: &str) {
-        let secret = SecretString::from(token);
-        self.d.tokens.inner().put(&self.partner, &secret).await.unwrap();
-        let meta = TokenMeta::new(&secret, shared::service::settings::today(now()));
-        self.d.store.set_token(&self.partner, &meta, now()).await.unwrap();
+        store_token(&self.d.store, self.d.tokens.inner(), &self.partner, token, now()).await;
     }
 
     async fn send(&self, method: &str, path: &str, body: &str) -> (u16, Value) {

@@ -9,15 +9,14 @@ use hipchat_sim::endpoints as ep;
 use hipchat_sim::{Fault, FaultAction, Limits, RoomSpec, RunningSim, SimConfig, TokenSpec, start};
 use jiff::Timestamp;
 use lambda_http::Request;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::adapters::hipchat::{HipchatClient, http_client_with};
 use shared::adapters::http::Authenticator;
 use shared::domain::partner::PartnerId;
 use shared::domain::settings::parse_settings;
 use shared::domain::token::TokenMeta;
-use shared::fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys, signed_request};
-use shared::ports::{Precondition, SettingsStore, TokenSecrets};
+use shared::fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys, signed_request, store_settings, store_token};
+use shared::ports::{Precondition, SettingsStore};
 
 use super::*;
 
@@ -64,17 +63,10 @@ impl World {
     async fn configure(&self, url: &str, room: Option<u64>, token: Option<&str>) {
         let p = partner();
         let doc = json!({"active": true, "hipchat_url": url, "notification_room_id": room});
-        let settings = parse_settings(&doc).expect("valid settings").settings;
         let now: Timestamp = NOW.parse().unwrap();
-        self.d.store.put(&p, &settings, &Precondition::None, now).await.unwrap();
+        store_settings(&self.d.store, &p, &doc, now).await;
         if let Some(t) = token {
-            let secret = SecretString::from(t);
-            self.d.secrets.put(&p, &secret).await.unwrap();
-            self.d
-                .store
-                .set_token(&p, &TokenMeta::new(&secret, shared::service::settings::today(now)), now)
-                .await
-                .unwrap();
+            store_token(&self.d.store, &self.d.secrets, &p, t, now).await;
         }
     }
 
@@ -475,10 +467,8 @@ async fn sample_events_give_the_documented_statuses() {
     let p = PartnerId::parse("demo").unwrap();
     let doc = json!({"active": true, "hipchat_url": w.base(), "notification_room_id": room});
     let now: Timestamp = NOW.parse().unwrap();
-    w.d.store.put(&p, &parse_settings(&doc).unwrap().settings, &Precondition::None, now).await.unwrap();
-    let secret = SecretString::from(w.token(TOKEN, &GUIDE_SCOPES));
-    w.d.secrets.put(&p, &secret).await.unwrap();
-    w.d.store.set_token(&p, &TokenMeta::new(&secret, shared::service::settings::today(now)), now).await.unwrap();
+    store_settings(&w.d.store, &p, &doc, now).await;
+    store_token(&w.d.store, &w.d.secrets, &p, &w.token(TOKEN, &GUIDE_SCOPES), now).await;
     let cases = [
         ("connection-check.stored.json", 200),
         ("connection-check.before-saving.json", 200),

@@ -7,6 +7,8 @@ pub mod http;
 pub mod secrets;
 
 use crate::config::Config;
+use crate::ports::SystemClock;
+use crate::service::token_cache::TokenCache;
 
 /// The ports every HTTP function uses, on AWS: settings store, token secrets and the request
 /// authenticator. Built once in `main`.
@@ -26,5 +28,42 @@ impl AwsPorts {
                 config.signing_keys_ttl,
             ),
         }
+    }
+}
+
+/// What a handler that calls HipChat with the partner's stored token needs (chat requests,
+/// events), built once at cold start. The token cache lives as long as the warm container.
+pub struct HipchatDeps<S, T, K, C, H> {
+    pub store: S,
+    pub tokens: TokenCache<T>,
+    pub auth: http::Authenticator<K>,
+    pub clock: C,
+    pub hipchat: H,
+}
+
+impl<S, T, K, C, H> HipchatDeps<S, T, K, C, H> {
+    /// The ports a use case needs, borrowed.
+    pub fn ports(&self) -> crate::service::hipchat::Ports<'_, S, T, H, C> {
+        crate::service::hipchat::Ports {
+            store: &self.store,
+            tokens: &self.tokens,
+            hipchat: &self.hipchat,
+            clock: &self.clock,
+        }
+    }
+}
+
+impl
+    HipchatDeps<
+        dynamo::DynamoSettingsStore,
+        secrets::SecretsManagerTokens,
+        secrets::SecretsManagerSigningKeys,
+        SystemClock,
+        hipchat::HipchatClient,
+    >
+{
+    pub fn on_aws(config: &Config, clients: &aws::AwsClients, hipchat: hipchat::HipchatClient) -> Self {
+        let AwsPorts { store, secrets, auth } = AwsPorts::new(config, clients);
+        Self { store, tokens: TokenCache::new(secrets), auth, clock: SystemClock, hipchat }
     }
 }

@@ -33,8 +33,7 @@ use crate::ports::hipchat::{
     RoomUpdate,
 };
 use crate::ports::{Clock, MappedRoom, RoomMapping, RoomStore, SettingsStore, StoredSettings, TokenSecrets};
-use crate::service::hipchat::{access, failure, note_rejected};
-use crate::service::token_cache::TokenCache;
+use crate::service::hipchat::{Ports, access, failure};
 use crate::service::wait::{self, Poll};
 
 /// How long a claim on a user's mapping holds: longer than creating a room can take with the
@@ -196,18 +195,10 @@ pub struct RoomView {
     pub created: bool,
 }
 
-/// The ports a chat request uses.
-pub struct ChatPorts<'a, R, T, H, C> {
-    pub store: &'a R,
-    pub tokens: &'a TokenCache<T>,
-    pub hipchat: &'a H,
-    pub clock: &'a C,
-}
-
 /// `POST /chat/requests`: refuses without a HipChat call when the chat is disabled, has no
 /// token or is closed; else finds or creates the user's room and notifies the staff.
 pub async fn request_chat<R, T, H, C>(
-    ports: &ChatPorts<'_, R, T, H, C>,
+    ports: &Ports<'_, R, T, H, C>,
     partner: &PartnerId,
     user: &PortalUser,
 ) -> Result<ChatAnswer, AppError>
@@ -286,7 +277,7 @@ impl From<crate::ports::PortError> for FlowError {
 }
 
 struct RoomFlow<'a, R, T, H, C> {
-    ports: &'a ChatPorts<'a, R, T, H, C>,
+    ports: &'a Ports<'a, R, T, H, C>,
     partner: &'a PartnerId,
     user: &'a PortalUser,
     access: HipchatAccess,
@@ -506,10 +497,8 @@ where
         failure(e, url)
     }
 
-    /// HipChat answered 401: the cached token goes, and the stored token becomes `rejected`.
     async fn token_rejected(&self, meta: &TokenMeta) {
-        self.ports.tokens.forget(self.partner);
-        note_rejected(self.ports.store, self.partner, meta, self.ports.clock.now()).await;
+        self.ports.token_rejected(self.partner, meta).await;
     }
 }
 

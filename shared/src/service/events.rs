@@ -29,8 +29,7 @@ use crate::domain::user::Role;
 use crate::error::AppError;
 use crate::ports::hipchat::{Color, Hipchat, HipchatError, MessageFormat, Notification, RoomRef};
 use crate::ports::{Clock, EventClaim, EventStore, SettingsStore, StoredSettings, TokenSecrets};
-use crate::service::hipchat::{access, failure, note_rejected};
-use crate::service::token_cache::TokenCache;
+use crate::service::hipchat::{Ports, access, failure};
 use crate::service::wait::{self, Poll};
 
 /// How long a claim on an event holds: longer than a send can take (6 s per HipChat call,
@@ -126,18 +125,10 @@ pub fn style(kind: EventType) -> (Color, bool) {
     }
 }
 
-/// The ports an event uses.
-pub struct EventPorts<'a, S, T, H, C> {
-    pub store: &'a S,
-    pub tokens: &'a TokenCache<T>,
-    pub hipchat: &'a H,
-    pub clock: &'a C,
-}
-
 /// `POST /events`: skips what the settings do not want; else posts the event's message into
 /// the notification room once (see the module documentation).
 pub async fn notify_event<S, T, H, C>(
-    ports: &EventPorts<'_, S, T, H, C>,
+    ports: &Ports<'_, S, T, H, C>,
     partner: &PartnerId,
     event: &Event,
 ) -> Result<EventAnswer, AppError>
@@ -200,8 +191,7 @@ where
             Err(match e {
                 HipchatError::RoomNotFound => AppError::NotificationRoomGone(room_id),
                 HipchatError::TokenRejected => {
-                    ports.tokens.forget(partner);
-                    note_rejected(ports.store, partner, meta, ports.clock.now()).await;
+                    ports.token_rejected(partner, meta).await;
                     AppError::TokenRejected
                 }
                 e => failure(e, url),
@@ -213,7 +203,7 @@ where
 /// Claims the event; `Some(Duplicate)` when it was delivered (before, or by the concurrent
 /// request this one waited for), `None` when this request holds it now.
 async fn claim<S, T, H, C>(
-    ports: &EventPorts<'_, S, T, H, C>,
+    ports: &Ports<'_, S, T, H, C>,
     partner: &PartnerId,
     event: &Event,
     claim_id: &str,

@@ -9,7 +9,8 @@ use crate::domain::scopes;
 use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::error::AppError;
 use crate::ports::hipchat::{HipchatAccess, HipchatError, LimitKind};
-use crate::ports::{SettingsStore, StoredSettings, TokenSecrets};
+use crate::ports::{Clock, SettingsStore, StoredSettings, TokenSecrets};
+use crate::service::token_cache::TokenCache;
 
 /// A partner's stored settings with the HipChat access they describe.
 pub struct PartnerHipchat {
@@ -39,6 +40,24 @@ pub async fn stored_access(
 /// [`HipchatAccess`] for a stored (already normalised) URL.
 pub fn access(url: &str, token: SecretString) -> Result<HipchatAccess, AppError> {
     HipchatAccess::new(url, token).map_err(|e| AppError::internal(format!("stored HipChat URL is unusable: {e}")))
+}
+
+/// The ports of a use case that calls HipChat with the partner's stored token (chat requests,
+/// events), borrowed from the handler's dependencies.
+pub struct Ports<'a, S, T, H, C> {
+    pub store: &'a S,
+    pub tokens: &'a TokenCache<T>,
+    pub hipchat: &'a H,
+    pub clock: &'a C,
+}
+
+impl<S: SettingsStore, T: TokenSecrets, H, C: Clock> Ports<'_, S, T, H, C> {
+    /// HipChat answered 401 for `token`: the cached token goes, and the stored one becomes
+    /// `rejected`.
+    pub async fn token_rejected(&self, partner: &PartnerId, token: &TokenMeta) {
+        self.tokens.forget(partner);
+        note_rejected(self.store, partner, token, self.clock.now()).await;
+    }
 }
 
 /// Records a 401 on the stored token (status `rejected`); a failure to record is logged,
