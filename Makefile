@@ -53,12 +53,14 @@ test: venv lint
 fmt:
 	cargo fmt --all
 
-# Invoke one function through `cargo lambda watch` with a freshly signed event.
+# Invoke one function through `cargo lambda watch` with a freshly signed event. Events that
+# are not HTTP requests (the reminder's scheduled event) and *bad-signature* ones go as they are.
 invoke: build
 	@test -f .local/stack.env || { echo "start the stack first: make run"; exit 1; }
-	@test -n "$${FN:-}" -a -n "$${EVENT:-}" || { echo "usage: make invoke FN=settings EVENT=events/settings.get.json"; exit 1; }
+	@test -n "$${FN:-}" -a -n "$${EVENT:-}" || { echo "usage: make invoke FN=settings EVENT=events/settings.get.json"; \
+	  echo "       make invoke FN=token-expiry-reminder EVENT=events/token-expiry-reminder.scheduled.json"; exit 1; }
 	@set -a; . .local/stack.env; set +a; \
-	  case "$(EVENT)" in *bad-signature*) cp "$(EVENT)" .local/event.json ;; \
+	  case "$(EVENT)" in *bad-signature*|*token-expiry-reminder*) cp "$(EVENT)" .local/event.json ;; \
 	    *) target/debug/call --sign-event "$(EVENT)" > .local/event.json ;; esac; \
 	  cargo lambda invoke "$(FN)" --invoke-address 127.0.0.1 --invoke-port "$$LAMBDA_PORT" --data-file .local/event.json
 

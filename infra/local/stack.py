@@ -2,7 +2,7 @@
 """The local stack: moto server, the DynamoDB table, a dev signing key, the HipChat v2
 simulator, the functions under `cargo lambda watch`, and the local gateway -- all on loopback.
 
-    stack.py run             bring everything up, seed a demo partner, print signed example
+    stack.py run             bring everything up, seed the demo partners, print signed example
                              calls, stay in the foreground until Ctrl-C / SIGTERM
     stack.py test -- CMD...  bring everything up, run CMD with the stack's variables in its
                              environment, stop everything (also on failure), exit with CMD's status
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -44,6 +45,10 @@ SIGNING_SECRET_ID = f"{SECRET_PREFIX}/signing-keys"
 TABLE_NAME = f"dynaboard-hipchat-{STAGE}"
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 DEMO_PARTNER_ID = "demo"
+# A second demo partner whose token was issued 350 days ago (a one-year life: it expires in
+# 15 days), so that `make invoke FN=token-expiry-reminder` has a warning to post.
+DEMO_EXPIRING_PARTNER_ID = "demo-expiring"
+DEMO_EXPIRING_TOKEN_AGE_DAYS = 350
 DEMO_ROOM_NAME = "dynaBOARD notifications"
 # The functions that exist: one binary crate per folder in functions/.
 FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").exists())
@@ -92,13 +97,32 @@ def _tag(loader, _suffix, node):
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+def load_template():
+    return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=_CfnLoader)
+
+
 def table_definition():
     """The DynamoDB table's properties from infra/template.yaml (the one definition)."""
-    template = yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=_CfnLoader)
+    template = load_template()
     tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
     if len(tables) != 1:
         raise RuntimeError("infra/template.yaml must define exactly one DynamoDB table")
     return tables[0]["Properties"]
+
+
+def function_variables():
+    """The functions' own environment variables from infra/template.yaml (e.g. the reminder's
+    REMINDER_THRESHOLDS_DAYS), so the local functions run with the deployed configuration.
+    The Globals' variables (table, secret prefix, signing secret) are set by function_env()."""
+    variables = {}
+    for name, r in load_template()["Resources"].items():
+        if r["Type"] != "AWS::Serverless::Function":
+            continue
+        for key, value in ((r["Properties"].get("Environment") or {}).get("Variables") or {}).items():
+            if variables.get(key, value) != value:
+                raise RuntimeError(f"infra/template.yaml: {name} sets {key} differently from another function")
+            variables[key] = str(value)
+    return variables
 
 
 class Stack:
@@ -205,6 +229,7 @@ class Stack:
 
     def function_env(self):
         return {
+            **function_variables(),
             "TABLE_NAME": TABLE_NAME,
             "SECRET_PREFIX": SECRET_PREFIX,
             "SIGNING_SECRET_ID": SIGNING_SECRET_ID,
@@ -280,6 +305,7 @@ class Stack:
             "SECRET_PREFIX": SECRET_PREFIX,
             "SIGNING_SECRET_ID": SIGNING_SECRET_ID,
             "DEMO_PARTNER_ID": DEMO_PARTNER_ID,
+            "DEMO_EXPIRING_PARTNER_ID": DEMO_EXPIRING_PARTNER_ID,
         })
         text = "# written by infra/local/stack.py; source it: set -a; . .local/stack.env; set +a\n"
         text += "".join(f"{k}={v}\n" for k, v in sorted(self.env.items()))
@@ -337,6 +363,30 @@ class Stack:
         if not report.get("ok"):
             raise RuntimeError(f"the demo connection check failed: {json.dumps(report['problems'])}")
         log("demo connection check: ok")
+        self.seed_demo_expiring(room["id"])
+
+    def seed_demo_expiring(self, room_id):
+        """A partner whose token expires in 15 days, notifying into the demo room: the
+        token-expiry reminder's 30-day warning for it lands there."""
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        created = now - timedelta(days=DEMO_EXPIRING_TOKEN_AGE_DAYS)
+        # The simulator's token expires 365 days after created_at, the stored one a year after
+        # issued_on: both in 15 days (the stored one in 16 across a 29 February).
+        token = self.hipchat_sim("POST", "/_sim/tokens", {
+            "token": f"expiring{secrets.token_hex(16)}",
+            "created_at": created.isoformat().replace("+00:00", "Z"),
+        })["token"]
+        settings = {
+            "active": True,
+            "hipchat_url": self.env["HIPCHAT_URL"],
+            "notification_room_id": room_id,
+            "language": "en",
+        }
+        p = f"/v1/partners/{DEMO_EXPIRING_PARTNER_ID}"
+        self.call("PUT", f"{p}/settings", json.dumps(settings))
+        answer = json.loads(self.call("PUT", f"{p}/token", json.dumps({"token": token, "issued_on": created.date().isoformat()})))
+        log(f"partner '{DEMO_EXPIRING_PARTNER_ID}' seeded (settings + a token issued {created.date()}, expires "
+            f"{answer.get('expires_on')}, in {answer.get('days_left')} days; notifies into HipChat room {room_id})")
 
 
 def print_examples(env):
@@ -366,6 +416,7 @@ Signed example calls (the helper reads .local/stack.env):
   {call} DELETE {p}/token
   {call} GET {p}/settings --unsigned                                 # 401
   make invoke FN=settings EVENT=events/settings.get.json             # cargo lambda invoke, freshly signed
+  make invoke FN=token-expiry-reminder EVENT=events/token-expiry-reminder.scheduled.json   # warns {DEMO_EXPIRING_PARTNER_ID} (token expires in 15 days) in the demo room
 Press Ctrl-C to stop.
 """, flush=True)
 

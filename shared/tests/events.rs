@@ -1,7 +1,9 @@
-//! Every file in events/ parses as the event its function receives, and names a function
-//! that exists.
+//! Every file in events/ parses as the event its function receives (an HTTP API request, or
+//! an EventBridge event for the scheduled reminder), and names a function that exists.
 
 use std::path::Path;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 
 #[test]
 fn every_event_file_parses() {
@@ -22,7 +24,14 @@ fn every_event_file_parses() {
                 let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(req.uri().path().starts_with("/v1/partners/"), "{name}");
             }
-            _ => panic!("{name}: not an API Gateway payload-format-2.0 event"),
+            // EventBridge (Scheduler) events, e.g. the token-expiry reminder's daily run.
+            Some("0") => {
+                let event: EventBridgeEvent =
+                    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not an EventBridge event: {e}"));
+                assert_eq!(event.detail_type, "Scheduled Event", "{name}");
+                assert!(event.time.is_some(), "{name}: no time");
+            }
+            _ => panic!("{name}: neither an API Gateway payload-format-2.0 event nor an EventBridge event"),
         }
         seen += 1;
     }
