@@ -53,3 +53,12 @@ event-comment-created-excerpt = [{ $prefix }] { actor } hat { issue-ref } kommen
 event-issue-created = [{ $prefix }] { actor } hat { issue-ref } erstellt.
 event-issue-approved = [{ $prefix }] { actor } hat { issue-ref } freigegeben.
 event-issue-disapproved = [{ $prefix }] { actor } hat { issue-ref } abgelehnt.
+
+## Token-expiry warning: posted into the notification room before the HipChat token dies.
+## $prefix: the room-name prefix; $expires_on: the expiry date (YYYY-MM-DD); $days: the days
+## left; $tomorrow: "yes" when that is one day; $scopes: the scopes by their HipChat labels.
+
+token-expiry = [{ $prefix }] <b>Das HipChat-Token der dynaBOARD-Integration läuft { $tomorrow ->
+        [yes] morgen
+       *[no] in { $days } Tagen
+    } ab, am { $expires_on }.</b> Danach funktionieren der Chat-Button und die Benachrichtigungen nicht mehr.<br>Neues Token erstellen: Melden Sie sich in HipChat als Benutzer der Integration an, öffnen Sie My Account → Edit Profile → API access, erstellen Sie ein Token mit der Bezeichnung „dynaBOARD“ und den Scopes { $scopes } und kopieren Sie es.<br>Dann in dynaBOARD ersetzen: Einstellungen → HipChat → Token, einfügen, speichern und auf „Verbindung prüfen“ klicken.

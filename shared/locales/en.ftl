@@ -53,3 +53,12 @@ event-comment-created-excerpt = [{ $prefix }] { actor } commented on { issue-ref
 event-issue-created = [{ $prefix }] { actor } created { issue-ref }.
 event-issue-approved = [{ $prefix }] { actor } approved { issue-ref }.
 event-issue-disapproved = [{ $prefix }] { actor } disapproved { issue-ref }.
+
+## Token-expiry warning: posted into the notification room before the HipChat token dies.
+## $prefix: the room-name prefix; $expires_on: the expiry date (YYYY-MM-DD); $days: the days
+## left; $tomorrow: "yes" when that is one day; $scopes: the scopes by their HipChat labels.
+
+token-expiry = [{ $prefix }] <b>The HipChat token of the dynaBOARD integration expires { $tomorrow ->
+        [yes] tomorrow
+       *[no] in { $days } days
+    }, on { $expires_on }.</b> After that the chat button and the notifications stop working.<br>Make a new token: log in to HipChat as the integration's user, open My Account → Edit Profile → API access, create a token labelled “dynaBOARD” with the scopes { $scopes }, and copy it.<br>Then replace it in dynaBOARD: Settings → HipChat → Token, paste it, save, and click Check connection.

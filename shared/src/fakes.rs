@@ -12,8 +12,8 @@ use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
 use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::ports::{
-    ChatContext, Clock, EventClaim, EventStore, MappedRoom, PortError, Precondition, RoomMapping, RoomStore,
-    SettingsStore, SigningKeySource, StoredSettings, TokenSecrets,
+    ChatContext, Clock, DeliveryClaim, DeliveryKey, DeliveryStore, MappedRoom, PortError, Precondition, RoomMapping,
+    RoomStore, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets,
 };
 
 /// A settings store in a `HashMap`; `fail_with_unavailable` makes every call fail.
@@ -24,7 +24,7 @@ pub struct MemoryStore {
     pub other_items: Mutex<HashMap<PartnerId, usize>>,
     /// Room mappings by (partner, user id).
     pub rooms: Mutex<HashMap<(PartnerId, String), RoomMapping>>,
-    /// Event records by (partner, event id).
+    /// Delivery records (events, reminders) by (partner, sort key).
     pub events: Mutex<HashMap<(PartnerId, String), MemoryEvent>>,
     pub unavailable: std::sync::atomic::AtomicBool,
     pub calls: AtomicUsize,
@@ -199,6 +199,41 @@ impl RoomStore for MemoryStore {
     }
 }
 
+impl crate::ports::TokenIndex for MemoryStore {
+    async fn tokens_expiring(
+        &self,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Vec<crate::ports::PartnerSettings>, PortError> {
+        self.token_index(|t, _| t.expires_on >= from && t.expires_on <= to)
+    }
+
+    async fn tokens_checked_before(
+        &self,
+        before: jiff::civil::Date,
+    ) -> Result<Vec<crate::ports::PartnerSettings>, PortError> {
+        self.token_index(|t, updated_at| crate::domain::token::today(t.checked_at.unwrap_or(updated_at)) < before)
+    }
+}
+
+impl MemoryStore {
+    /// The settings with a token that `keep` selects (by token and the record's last update).
+    fn token_index(
+        &self,
+        keep: impl Fn(&TokenMeta, Timestamp) -> bool,
+    ) -> Result<Vec<crate::ports::PartnerSettings>, PortError> {
+        self.enter()?;
+        let items = self.items.lock().unwrap();
+        let mut found: Vec<_> = items
+            .iter()
+            .filter(|(_, s)| s.token.as_ref().is_some_and(|t| keep(t, s.updated_at)))
+            .map(|(p, s)| crate::ports::PartnerSettings { partner: p.clone(), stored: s.clone() })
+            .collect();
+        found.sort_by(|a, b| a.partner.as_str().cmp(b.partner.as_str()));
+        Ok(found)
+    }
+}
+
 /// An event record of [`MemoryStore`]: `claim_id` and `lease_until` while pending, neither
 /// once delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,23 +243,23 @@ pub struct MemoryEvent {
     pub expires_at: Timestamp,
 }
 
-impl EventStore for MemoryStore {
-    async fn claim_event(
+impl DeliveryStore for MemoryStore {
+    async fn claim_delivery(
         &self,
         partner: &PartnerId,
-        event_id: &str,
+        key: &DeliveryKey<'_>,
         claim_id: &str,
         lease_until: Timestamp,
         expires_at: Timestamp,
         now: Timestamp,
-    ) -> Result<EventClaim, PortError> {
+    ) -> Result<DeliveryClaim, PortError> {
         self.enter()?;
         let mut events = self.events.lock().unwrap();
-        let key = (partner.clone(), event_id.to_owned());
+        let key = (partner.clone(), key.sort_key());
         let found = match events.get(&key) {
             Some(e) if e.expires_at.as_second() >= now.as_second() => match e.lease_until {
-                None => Some(EventClaim::Delivered),
-                Some(l) if l.as_second() >= now.as_second() => Some(EventClaim::InFlight { lease_until: l }),
+                None => Some(DeliveryClaim::Delivered),
+                Some(l) if l.as_second() >= now.as_second() => Some(DeliveryClaim::InFlight { lease_until: l }),
                 Some(_) => None,
             },
             _ => None,
@@ -234,19 +269,19 @@ impl EventStore for MemoryStore {
         }
         let record = MemoryEvent { claim_id: Some(claim_id.to_owned()), lease_until: Some(lease_until), expires_at };
         events.insert(key, record);
-        Ok(EventClaim::Claimed)
+        Ok(DeliveryClaim::Claimed)
     }
 
-    async fn event_delivered(
+    async fn mark_delivered(
         &self,
         partner: &PartnerId,
-        event_id: &str,
+        key: &DeliveryKey<'_>,
         claim_id: &str,
         _now: Timestamp,
     ) -> Result<bool, PortError> {
         self.enter()?;
         let mut events = self.events.lock().unwrap();
-        match events.get_mut(&(partner.clone(), event_id.to_owned())) {
+        match events.get_mut(&(partner.clone(), key.sort_key())) {
             Some(e) if e.claim_id.as_deref() == Some(claim_id) => {
                 e.claim_id = None;
                 e.lease_until = None;
@@ -256,10 +291,15 @@ impl EventStore for MemoryStore {
         }
     }
 
-    async fn release_event(&self, partner: &PartnerId, event_id: &str, claim_id: &str) -> Result<(), PortError> {
+    async fn release_delivery(
+        &self,
+        partner: &PartnerId,
+        key: &DeliveryKey<'_>,
+        claim_id: &str,
+    ) -> Result<(), PortError> {
         self.enter()?;
         let mut events = self.events.lock().unwrap();
-        let key = (partner.clone(), event_id.to_owned());
+        let key = (partner.clone(), key.sort_key());
         if events.get(&key).is_some_and(|e| e.claim_id.as_deref() == Some(claim_id)) {
             events.remove(&key);
         }
@@ -419,4 +459,35 @@ pub async fn store_token(
     secrets.put(partner, &secret).await.expect("token stored");
     let meta = TokenMeta::new(&secret, crate::service::settings::today(now));
     store.set_token(partner, &meta, now).await.expect("token metadata stored");
+}
+
+/// Log lines captured in memory: a `MakeWriter` for [`crate::telemetry::subscriber`], e.g.
+/// `let _guard = tracing::subscriber::set_default(subscriber(None, true, buf.clone()));`.
+#[derive(Clone, Default)]
+pub struct LogBuffer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
 }

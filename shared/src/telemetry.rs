@@ -60,28 +60,7 @@ pub fn init() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Buffer {
-        type Writer = Buffer;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
+    use crate::fakes::LogBuffer as Buffer;
 
     fn logged(level: &str, json: bool) -> String {
         let buf = Buffer::default();
@@ -91,7 +70,7 @@ mod tests {
             tracing::info!(target: "aws_smithy_runtime::client::retries", "retrying");
             tracing::trace!(target: "shared::service", "our own trace line");
         });
-        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+        buf.text()
     }
 
     #[test]

@@ -8,13 +8,13 @@ pub use shared::adapters::HipchatDeps as Deps;
 use shared::adapters::http::{finish, json_body, json_response, no_such_resource, signed_partner_route};
 use shared::error::AppError;
 use shared::ports::hipchat::Hipchat;
-use shared::ports::{Clock, EventStore, SettingsStore, SigningKeySource, TokenSecrets};
+use shared::ports::{Clock, DeliveryStore, SettingsStore, SigningKeySource, TokenSecrets};
 use shared::service::events;
 
 #[tracing::instrument(skip_all, fields(method = %req.method(), partner_id = tracing::field::Empty))]
 pub async fn handle<S, T, K, C, H>(deps: &Deps<S, T, K, C, H>, req: Request) -> Result<Response<Body>, Infallible>
 where
-    S: SettingsStore + EventStore,
+    S: SettingsStore + DeliveryStore,
     T: TokenSecrets,
     K: SigningKeySource,
     C: Clock,
@@ -26,7 +26,7 @@ where
 
 async fn route<S, T, K, C, H>(deps: &Deps<S, T, K, C, H>, req: &Request) -> Result<Response<Body>, AppError>
 where
-    S: SettingsStore + EventStore,
+    S: SettingsStore + DeliveryStore,
     T: TokenSecrets,
     K: SigningKeySource,
     C: Clock,

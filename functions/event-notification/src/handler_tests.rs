@@ -22,7 +22,7 @@ use shared::fakes::{
     store_token,
 };
 use shared::ports::hipchat::{HipchatAccess, RoomRef};
-use shared::ports::{EventClaim, EventStore, SettingsStore, TokenSecrets};
+use shared::ports::{DeliveryClaim, DeliveryKey, DeliveryStore, SettingsStore, TokenSecrets};
 
 use super::*;
 
@@ -86,7 +86,7 @@ fn event(id: &str, kind: &str) -> Value {
 const TYPES: [&str; 6] =
     ["user.login", "user.logout", "comment.created", "issue.created", "issue.approved", "issue.disapproved"];
 
-impl<S: SettingsStore + EventStore, T: TokenSecrets> World<S, T> {
+impl<S: SettingsStore + DeliveryStore, T: TokenSecrets> World<S, T> {
     async fn set_up(d: TestDeps<S, T>, partner: PartnerId, patch: Value) -> Self {
         let sim = start(SimConfig::default()).await.expect("simulator starts");
         let staff_room = sim.sim().add_room(RoomSpec { name: "Staff".into(), ..RoomSpec::default() });
@@ -154,7 +154,7 @@ impl World {
 
 async fn send<S, T>(d: &TestDeps<S, T>, path: &str, body: &str) -> (u16, Value)
 where
-    S: SettingsStore + EventStore,
+    S: SettingsStore + DeliveryStore,
     T: TokenSecrets,
 {
     status_and_json(&handle(d, request("POST", path, body)).await.unwrap())
@@ -170,7 +170,7 @@ fn fields(problem: &Value) -> Vec<&str> {
 
 // ---------- messages ----------
 
-async fn every_type_is_posted_with_its_text_colour_and_alert<S: SettingsStore + EventStore, T: TokenSecrets>(
+async fn every_type_is_posted_with_its_text_colour_and_alert<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
     w: World<S, T>,
 ) {
     for (i, kind) in TYPES.iter().enumerate() {
@@ -273,16 +273,19 @@ async fn a_huge_excerpt_is_cut_and_the_message_stays_within_hipchats_limit() {
 
 // ---------- filtering ----------
 
-async fn each_filter_rule_skips_without_a_hipchat_call_or_a_record<S: SettingsStore + EventStore, T: TokenSecrets>(
+async fn each_filter_rule_skips_without_a_hipchat_call_or_a_record<
+    S: SettingsStore + DeliveryStore,
+    T: TokenSecrets,
+>(
     w: World<S, T>,
 ) {
-    async fn skipped<S: SettingsStore + EventStore, T: TokenSecrets>(w: &World<S, T>, e: &Value, reason: &str) {
+    async fn skipped<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: &World<S, T>, e: &Value, reason: &str) {
         let (status, body) = w.post(e).await;
         assert_eq!(status, 202, "{body}");
         assert_eq!((body["status"].as_str(), body["reason"].as_str()), (Some("skipped"), Some(reason)), "{e}");
         assert_eq!(body.get("room_id"), None);
     }
-    async fn sent<S: SettingsStore + EventStore, T: TokenSecrets>(w: &World<S, T>, e: &Value) {
+    async fn sent<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: &World<S, T>, e: &Value) {
         let (status, body) = w.post(e).await;
         assert_eq!((status, body["status"].as_str()), (202, Some("sent")), "{e}: {body}");
     }
@@ -341,7 +344,7 @@ async fn a_partner_without_settings_is_skipped() {
 
 // ---------- idempotency ----------
 
-async fn a_repeated_event_is_a_duplicate_with_one_message<S: SettingsStore + EventStore, T: TokenSecrets>(
+async fn a_repeated_event_is_a_duplicate_with_one_message<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
     w: World<S, T>,
 ) {
     let e = event("dup-1", "issue.created");
@@ -358,7 +361,7 @@ async fn a_repeated_event_is_a_duplicate_with_one_message<S: SettingsStore + Eve
 }
 
 async fn twenty_concurrent_posts_of_one_event_send_one_message<
-    S: SettingsStore + EventStore + 'static,
+    S: SettingsStore + DeliveryStore + 'static,
     T: TokenSecrets + 'static,
 >(
     w: World<S, T>,
@@ -383,7 +386,10 @@ async fn twenty_concurrent_posts_of_one_event_send_one_message<
     assert_eq!(sim.sim().counters().count(ep::ROOM_NOTIFICATION), 1);
 }
 
-async fn a_failed_send_releases_the_event_so_the_retry_delivers_it<S: SettingsStore + EventStore, T: TokenSecrets>(
+async fn a_failed_send_releases_the_event_so_the_retry_delivers_it<
+    S: SettingsStore + DeliveryStore,
+    T: TokenSecrets,
+>(
     w: World<S, T>,
 ) {
     w.sim.sim().inject_fault(
@@ -401,7 +407,7 @@ async fn a_failed_send_releases_the_event_so_the_retry_delivers_it<S: SettingsSt
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
-async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: SettingsStore + EventStore, T: TokenSecrets>(
+async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
     w: World<S, T>,
 ) {
     let store = &w.d.store;
@@ -409,41 +415,53 @@ async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: SettingsStore 
     let week = jiff::SignedDuration::from_hours(168);
     // A request claimed the event 30 s ago and died: its lease has ended.
     let then = now() - jiff::SignedDuration::from_secs(30);
-    let claimed = store.claim_event(&w.partner, "crashed", "dead", then + lease, then + week, then).await.unwrap();
-    assert_eq!(claimed, EventClaim::Claimed);
+    let claimed = store
+        .claim_delivery(&w.partner, &DeliveryKey::Event("crashed"), "dead", then + lease, then + week, then)
+        .await
+        .unwrap();
+    assert_eq!(claimed, DeliveryClaim::Claimed);
     let (status, body) = w.post(&event("crashed", "issue.created")).await;
     assert_eq!((status, body["status"].as_str()), (202, Some("sent")), "{body}");
     // The dead request's late release does not remove the delivered record.
-    store.release_event(&w.partner, "crashed", "dead").await.unwrap();
+    store.release_delivery(&w.partner, &DeliveryKey::Event("crashed"), "dead").await.unwrap();
     assert_eq!(w.post(&event("crashed", "issue.created")).await.1["status"], "duplicate");
     // A live claim of another request: this one waits, then answers 503 with Retry-After.
-    let live = store.claim_event(&w.partner, "busy", "other", now() + lease, now() + week, now()).await.unwrap();
-    assert_eq!(live, EventClaim::Claimed);
+    let live = store
+        .claim_delivery(&w.partner, &DeliveryKey::Event("busy"), "other", now() + lease, now() + week, now())
+        .await
+        .unwrap();
+    assert_eq!(live, DeliveryClaim::Claimed);
     assert_eq!(
-        store.claim_event(&w.partner, "busy", "x", now() + lease, now() + week, now()).await.unwrap(),
-        EventClaim::InFlight { lease_until: now() + lease }
+        store
+            .claim_delivery(&w.partner, &DeliveryKey::Event("busy"), "x", now() + lease, now() + week, now())
+            .await
+            .unwrap(),
+        DeliveryClaim::InFlight { lease_until: now() + lease }
     );
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
 /// A record past its TTL that DynamoDB has not removed yet does not block a new delivery.
-async fn an_expired_record_counts_as_gone<S: SettingsStore + EventStore, T: TokenSecrets>(w: World<S, T>) {
+async fn an_expired_record_counts_as_gone<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: World<S, T>) {
     let store = &w.d.store;
     let long_ago = now() - jiff::SignedDuration::from_hours(24 * 8);
     let lease = jiff::SignedDuration::from_secs(20);
     let week = jiff::SignedDuration::from_hours(168);
     assert_eq!(
-        store.claim_event(&w.partner, "old", "c1", long_ago + lease, long_ago + week, long_ago).await.unwrap(),
-        EventClaim::Claimed
+        store
+            .claim_delivery(&w.partner, &DeliveryKey::Event("old"), "c1", long_ago + lease, long_ago + week, long_ago)
+            .await
+            .unwrap(),
+        DeliveryClaim::Claimed
     );
-    assert!(store.event_delivered(&w.partner, "old", "c1", long_ago).await.unwrap());
+    assert!(store.mark_delivered(&w.partner, &DeliveryKey::Event("old"), "c1", long_ago).await.unwrap());
     let (status, body) = w.post(&event("old", "issue.created")).await;
     assert_eq!((status, body["status"].as_str()), (202, Some("sent")), "{body}");
 }
 
 // ---------- delivery failures ----------
 
-async fn a_short_429_is_waited_for_and_retried_once<S: SettingsStore + EventStore, T: TokenSecrets>(w: World<S, T>) {
+async fn a_short_429_is_waited_for_and_retried_once<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: World<S, T>) {
     w.sim.sim().inject_fault(
         Fault::new(FaultAction::Status {
             status: 429,
@@ -458,7 +476,7 @@ async fn a_short_429_is_waited_for_and_retried_once<S: SettingsStore + EventStor
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
-async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: SettingsStore + EventStore, T: TokenSecrets>(
+async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
     w: World<S, T>,
 ) {
     w.sim.sim().inject_fault(
@@ -482,7 +500,7 @@ async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: SettingsStore +
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
-async fn a_dropped_connection_is_a_503_and_the_retry_delivers<S: SettingsStore + EventStore, T: TokenSecrets>(
+async fn a_dropped_connection_is_a_503_and_the_retry_delivers<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
     w: World<S, T>,
 ) {
     w.sim.sim().inject_fault(Fault::new(FaultAction::Drop).on(ep::ROOM_NOTIFICATION));
@@ -493,7 +511,9 @@ async fn a_dropped_connection_is_a_503_and_the_retry_delivers<S: SettingsStore +
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
-async fn a_rejected_token_is_409_and_marks_the_token<S: SettingsStore + EventStore, T: TokenSecrets>(w: World<S, T>) {
+async fn a_rejected_token_is_409_and_marks_the_token<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
+    w: World<S, T>,
+) {
     assert!(w.sim.sim().revoke_token(TOKEN));
     let e = event("rej-1", "issue.created");
     let (status, p) = w.post(&e).await;
@@ -509,7 +529,10 @@ async fn a_rejected_token_is_409_and_marks_the_token<S: SettingsStore + EventSto
     assert_eq!(w.post(&e).await.1["status"], "sent");
 }
 
-async fn a_deleted_notification_room_is_409_telling_to_pick_another<S: SettingsStore + EventStore, T: TokenSecrets>(
+async fn a_deleted_notification_room_is_409_telling_to_pick_another<
+    S: SettingsStore + DeliveryStore,
+    T: TokenSecrets,
+>(
     w: World<S, T>,
 ) {
     w.d.hipchat.delete_room(&w.access(), RoomRef::Id(w.staff_room)).await.unwrap();
@@ -544,7 +567,7 @@ async fn no_notification_room_or_token_is_a_409_before_any_hipchat_call() {
 /// minute. Every event is delivered or answered 503 with `Retry-After`; re-posted after that
 /// time, the rest are delivered: 40 messages, one per event.
 async fn a_burst_of_forty_against_flood_control_loses_and_doubles_nothing<
-    S: SettingsStore + EventStore + 'static,
+    S: SettingsStore + DeliveryStore + 'static,
     T: TokenSecrets + 'static,
 >(
     w: World<S, T>,

@@ -2,8 +2,9 @@
 //!
 //! One table, keys `pk`/`sk`. This adapter owns the item layout:
 //! - `PARTNER#<id>` / `SETTINGS`: `settings` (the document), `version`, `updated_at`,
-//!   `token` (metadata only), and for the sparse token-expiry index `token_gsi_pk`
-//!   (always `TOKEN`) and `token_expires_on` (`YYYY-MM-DD`), present only while a token is stored;
+//!   `token` (metadata only), and for the sparse token indexes `token_gsi_pk` (always
+//!   `TOKEN`), `token_expires_on` and `token_checked_on` (`YYYY-MM-DD`: when HipChat last
+//!   checked the token, or the day it was stored), present only while a token is stored;
 //! - `PARTNER#<id>` / `ROOM#<user id>`, `EVENT#<event id>`, `REMINDER#<expires_on>#<days>`:
 //!   written by the chat, event and reminder functions; removed with the partner.
 //!
@@ -34,18 +35,18 @@ use crate::domain::partner::PartnerId;
 use crate::domain::settings::Settings;
 use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::ports::{
-    ChatContext, EventClaim, EventStore, MappedRoom, PortError, Precondition, RoomMapping, RoomStore, SettingsStore,
-    StoredSettings,
+    ChatContext, DeliveryClaim, DeliveryKey, DeliveryStore, MappedRoom, PartnerSettings, PortError, Precondition,
+    RoomMapping, RoomStore, SettingsStore, StoredSettings, TokenIndex,
 };
 
 pub const SETTINGS_SK: &str = "SETTINGS";
 /// Sort-key prefix of a user's room mapping: `ROOM#<user id>`.
 pub const ROOM_SK_PREFIX: &str = "ROOM#";
-/// Sort-key prefix of an event record: `EVENT#<event id>`.
-pub const EVENT_SK_PREFIX: &str = "EVENT#";
 /// Name of the sparse global secondary index over token expiry.
 pub const TOKEN_EXPIRY_INDEX: &str = "token-expiry";
-/// The one partition of the token-expiry index.
+/// Name of the sparse global secondary index over the day a token was last checked.
+pub const TOKEN_CHECK_INDEX: &str = "token-check";
+/// The one partition of the token indexes.
 pub const TOKEN_GSI_PK_VALUE: &str = "TOKEN";
 
 /// The partition key of everything that belongs to a partner.
@@ -133,12 +134,12 @@ enum EventState {
 }
 
 /// What a record that refused a claim says.
-fn decode_event_claim(item: HashMap<String, AttributeValue>) -> Result<EventClaim, PortError> {
+fn decode_event_claim(item: HashMap<String, AttributeValue>) -> Result<DeliveryClaim, PortError> {
     let i: EventItem = serde_dynamo::from_item(item)
         .map_err(|e| PortError::Internal { what: "decoding an event record", source: Box::new(e) })?;
     match i.state {
-        EventState::Delivered => Ok(EventClaim::Delivered),
-        EventState::Pending => Ok(EventClaim::InFlight {
+        EventState::Delivered => Ok(DeliveryClaim::Delivered),
+        EventState::Pending => Ok(DeliveryClaim::InFlight {
             lease_until: i.lease_until.and_then(|s| Timestamp::from_second(s).ok()).ok_or_else(|| {
                 PortError::Internal {
                     what: "decoding an event record",
@@ -198,8 +199,8 @@ impl DynamoSettingsStore {
         Self::item_key(partner, format!("{ROOM_SK_PREFIX}{user_id}"))
     }
 
-    fn event_key(partner: &PartnerId, event_id: &str) -> HashMap<String, AttributeValue> {
-        Self::item_key(partner, format!("{EVENT_SK_PREFIX}{event_id}"))
+    fn delivery_key(partner: &PartnerId, key: &DeliveryKey<'_>) -> HashMap<String, AttributeValue> {
+        Self::item_key(partner, key.sort_key())
     }
 
     /// Removes a pending item (room mapping or event record) if it is still claimed by
@@ -296,7 +297,7 @@ impl SettingsStore for DynamoSettingsStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(partner)))
             .update_expression(
-                "SET #t = :t, token_gsi_pk = :tp, token_expires_on = :e, \
+                "SET #t = :t, token_gsi_pk = :tp, token_expires_on = :e, token_checked_on = :d, \
                  #s = if_not_exists(#s, :default), #v = if_not_exists(#v, :zero) + :one, #u = :u",
             )
             .expression_attribute_names("#t", "token")
@@ -306,6 +307,7 @@ impl SettingsStore for DynamoSettingsStore {
             .expression_attribute_values(":t", to_av("encoding token metadata", token)?)
             .expression_attribute_values(":tp", AttributeValue::S(TOKEN_GSI_PK_VALUE.into()))
             .expression_attribute_values(":e", AttributeValue::S(token.expires_on.to_string()))
+            .expression_attribute_values(":d", AttributeValue::S(crate::domain::token::today(now).to_string()))
             .expression_attribute_values(":default", to_av("encoding settings", &Settings::inactive())?)
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -323,7 +325,7 @@ impl SettingsStore for DynamoSettingsStore {
         checked: &TokenMeta,
         check: &TokenCheck,
     ) -> Result<bool, PortError> {
-        let mut update = "SET #t.rejected = :r, #t.checked_at = :c".to_owned();
+        let mut update = "SET #t.rejected = :r, #t.checked_at = :c, token_checked_on = :d".to_owned();
         let mut req = self.client.update_item();
         if check.missing_scopes.is_empty() {
             update.push_str(" REMOVE #t.missing_scopes");
@@ -339,6 +341,10 @@ impl SettingsStore for DynamoSettingsStore {
             .expression_attribute_names("#t", "token")
             .expression_attribute_values(":r", AttributeValue::Bool(check.rejected))
             .expression_attribute_values(":c", AttributeValue::S(check.checked_at.to_string()))
+            .expression_attribute_values(
+                ":d",
+                AttributeValue::S(crate::domain::token::today(check.checked_at).to_string()),
+            )
             .expression_attribute_values(":l", AttributeValue::S(checked.last4.clone()))
             .expression_attribute_values(":i", AttributeValue::S(checked.issued_on.to_string()))
             .send()
@@ -357,7 +363,9 @@ impl SettingsStore for DynamoSettingsStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(partner)))
-            .update_expression("REMOVE #t, token_gsi_pk, token_expires_on SET #v = #v + :one, #u = :u")
+            .update_expression(
+                "REMOVE #t, token_gsi_pk, token_expires_on, token_checked_on SET #v = #v + :one, #u = :u",
+            )
             .expression_attribute_names("#t", "token")
             .expression_attribute_names("#v", "version")
             .expression_attribute_names("#u", "updated_at")
@@ -553,16 +561,16 @@ impl RoomStore for DynamoSettingsStore {
     }
 }
 
-impl EventStore for DynamoSettingsStore {
-    async fn claim_event(
+impl DeliveryStore for DynamoSettingsStore {
+    async fn claim_delivery(
         &self,
         partner: &PartnerId,
-        event_id: &str,
+        key: &DeliveryKey<'_>,
         claim_id: &str,
         lease_until: Timestamp,
         expires_at: Timestamp,
         now: Timestamp,
-    ) -> Result<EventClaim, PortError> {
+    ) -> Result<DeliveryClaim, PortError> {
         let item = EventItem {
             state: EventState::Pending,
             claim_id: Some(claim_id.to_owned()),
@@ -572,7 +580,7 @@ impl EventStore for DynamoSettingsStore {
         };
         let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&item)
             .map_err(|e| PortError::Internal { what: "encoding an event claim", source: Box::new(e) })?;
-        item.extend(Self::event_key(partner, event_id));
+        item.extend(Self::delivery_key(partner, key));
         let res = self
             .client
             .put_item()
@@ -589,22 +597,22 @@ impl EventStore for DynamoSettingsStore {
             .send()
             .await;
         match res {
-            Ok(_) => Ok(EventClaim::Claimed),
+            Ok(_) => Ok(DeliveryClaim::Claimed),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(c)) => match c.item() {
                     Some(old) => decode_event_claim(old.clone()),
                     // Refused without the record (it was just removed): worth another try at once.
-                    None => Ok(EventClaim::InFlight { lease_until: now }),
+                    None => Ok(DeliveryClaim::InFlight { lease_until: now }),
                 },
-                _ => Err(classify("DynamoDB PutItem (event claim)", e)),
+                _ => Err(classify("DynamoDB PutItem (delivery claim)", e)),
             },
         }
     }
 
-    async fn event_delivered(
+    async fn mark_delivered(
         &self,
         partner: &PartnerId,
-        event_id: &str,
+        key: &DeliveryKey<'_>,
         claim_id: &str,
         now: Timestamp,
     ) -> Result<bool, PortError> {
@@ -612,7 +620,7 @@ impl EventStore for DynamoSettingsStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::event_key(partner, event_id)))
+            .set_key(Some(Self::delivery_key(partner, key)))
             .update_expression("SET #st = :delivered, delivered_at = :t REMOVE lease_until, claim_id")
             .condition_expression("claim_id = :c")
             .expression_attribute_names("#st", "state")
@@ -624,11 +632,82 @@ impl EventStore for DynamoSettingsStore {
         match res {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify("DynamoDB UpdateItem (event delivered)", e)),
+            Err(e) => Err(classify("DynamoDB UpdateItem (delivered)", e)),
         }
     }
 
-    async fn release_event(&self, partner: &PartnerId, event_id: &str, claim_id: &str) -> Result<(), PortError> {
-        self.release_claim(Self::event_key(partner, event_id), claim_id, "DynamoDB DeleteItem (event claim)").await
+    async fn release_delivery(
+        &self,
+        partner: &PartnerId,
+        key: &DeliveryKey<'_>,
+        claim_id: &str,
+    ) -> Result<(), PortError> {
+        self.release_claim(Self::delivery_key(partner, key), claim_id, "DynamoDB DeleteItem (delivery claim)").await
+    }
+}
+
+impl DynamoSettingsStore {
+    /// Every settings item of a query on a token index (all pages).
+    async fn query_token_index(
+        &self,
+        index: &'static str,
+        condition: &str,
+        values: [(&str, String); 2],
+    ) -> Result<Vec<PartnerSettings>, PortError> {
+        let what = "DynamoDB Query (token index)";
+        let mut found = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(format!("token_gsi_pk = :tp AND {condition}"))
+                .expression_attribute_values(":tp", AttributeValue::S(TOKEN_GSI_PK_VALUE.into()))
+                .set_exclusive_start_key(start.take());
+            for (name, value) in &values {
+                req = req.expression_attribute_values(*name, AttributeValue::S(value.clone()));
+            }
+            let out = req.send().await.map_err(|e| classify(what, e))?;
+            for item in out.items.unwrap_or_default() {
+                let partner = match item.get("pk") {
+                    Some(AttributeValue::S(pk)) => pk.strip_prefix("PARTNER#").and_then(|id| PartnerId::parse(id).ok()),
+                    _ => None,
+                };
+                let partner = partner
+                    .ok_or(PortError::Internal { what, source: "an index item without a partner key".into() })?;
+                found.push(PartnerSettings { partner, stored: decode(item)? });
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
+
+impl TokenIndex for DynamoSettingsStore {
+    async fn tokens_expiring(
+        &self,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Vec<PartnerSettings>, PortError> {
+        self.query_token_index(
+            TOKEN_EXPIRY_INDEX,
+            "token_expires_on BETWEEN :from AND :to",
+            [(":from", from.to_string()), (":to", to.to_string())],
+        )
+        .await
+    }
+
+    async fn tokens_checked_before(&self, before: jiff::civil::Date) -> Result<Vec<PartnerSettings>, PortError> {
+        // Dates sort as text; "0000-00-00" is before every real date.
+        self.query_token_index(
+            TOKEN_CHECK_INDEX,
+            "token_checked_on BETWEEN :from AND :to",
+            [(":from", "0000-00-00".to_owned()), (":to", before.yesterday().unwrap_or(before).to_string())],
+        )
+        .await
     }
 }

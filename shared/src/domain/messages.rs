@@ -295,6 +295,26 @@ pub fn event_html(lang: Language, prefix: &str, event: &Event) -> String {
     render(false, None)
 }
 
+/// The token-expiry warning for the notification room (HipChat `message_format: html`,
+/// message id `token-expiry`): when the token expires (`expires_on`, `days_left` days from
+/// today), and the steps to make a new token in HipChat (the guide's: My Account → Edit
+/// Profile → API access, label "dynaBOARD", the required scopes by their HipChat labels) and
+/// to replace it in dynaBOARD (Settings → HipChat).
+pub fn token_expiry_html(lang: Language, prefix: &str, expires_on: jiff::civil::Date, days_left: i64) -> String {
+    let scopes: Vec<&str> = super::scopes::REQUIRED_SCOPES.iter().map(|(_, label)| *label).collect();
+    text_with(
+        lang,
+        "token-expiry",
+        &[
+            ("prefix", shorten(prefix, ROOM_NAME_MAX)),
+            ("expires_on", expires_on.to_string()),
+            ("days", days_left.to_string()),
+            ("tomorrow", yes_no(days_left == 1)),
+            ("scopes", scopes.join(", ")),
+        ],
+    )
+}
+
 /// `s` cut so that it takes at most `budget` characters once escaped: `s` itself when it
 /// fits, else its longest start that fits with `…` (without trailing blanks or joiners, as
 /// [`shorten`] cuts); `None` when not even one character of it fits.
@@ -875,6 +895,33 @@ mod tests {
                     assert_eq!(escaped_len(&cut), escape_html(&cut).chars().count());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn token_expiry_warnings_in_both_languages() {
+        let date = jiff::civil::date(2026, 12, 10);
+        let en = token_expiry_html(Language::En, "dynaBOARD", date, 15);
+        assert_eq!(
+            en,
+            "[dynaBOARD] <b>The HipChat token of the dynaBOARD integration expires in 15 days, on 2026-12-10.</b> \
+             After that the chat button and the notifications stop working.<br>Make a new token: log in to HipChat \
+             as the integration's user, open My Account → Edit Profile → API access, create a token labelled \
+             “dynaBOARD” with the scopes View Room, Send Message, Manage Rooms, Send Notification, View Group, and \
+             copy it.<br>Then replace it in dynaBOARD: Settings → HipChat → Token, paste it, save, and click Check \
+             connection."
+        );
+        assert!(token_expiry_html(Language::En, "dynaBOARD", date, 1).contains("expires tomorrow, on 2026-12-10"));
+        let de = token_expiry_html(Language::De, "<Support>", date, 1);
+        assert!(
+            de.starts_with("[&lt;Support&gt;] <b>Das HipChat-Token der dynaBOARD-Integration läuft morgen ab"),
+            "{de}"
+        );
+        assert!(de.contains("Bezeichnung „dynaBOARD“") && de.contains("Einstellungen → HipChat"), "{de}");
+        assert!(token_expiry_html(Language::De, "x", date, 7).contains("in 7 Tagen ab, am 2026-12-10"));
+        for html in [&en, &de] {
+            assert!(html.chars().count() <= NOTIFICATION_MAX);
+            assert!(!html.contains(['\u{2068}', '\u{2069}', '{']), "{html:?}");
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod event;
 pub mod hipchat_url;
 pub mod messages;
 pub mod partner;
+pub mod reminder;
 pub mod scopes;
 pub mod service_hours;
 pub mod settings;

@@ -85,6 +85,11 @@ pub struct TokenView {
     pub missing_scopes: Vec<String>,
 }
 
+/// The day of `now` as token dates count it: calendar dates in UTC.
+pub fn today(now: Timestamp) -> Date {
+    now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
+}
+
 /// One year after `issued_on` (29 February maps to 28 February).
 pub fn expires_on(issued_on: Date) -> Date {
     issued_on.checked_add(1.year()).unwrap_or(Date::MAX)

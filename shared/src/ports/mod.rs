@@ -6,6 +6,7 @@ use std::future::Future;
 pub mod hipchat;
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use secrecy::SecretString;
 
 use crate::domain::partner::PartnerId;
@@ -101,6 +102,30 @@ pub trait SettingsStore: Send + Sync {
     fn delete_partner(&self, partner: &PartnerId) -> impl Future<Output = Result<usize, PortError>> + Send;
 }
 
+/// A partner's settings as a token index lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerSettings {
+    pub partner: PartnerId,
+    pub stored: StoredSettings,
+}
+
+/// The sparse indexes over stored tokens (only settings with a token are in them), so the
+/// daily reminder reads the partners it has work for and never scans the table.
+pub trait TokenIndex: Send + Sync {
+    /// Partners whose token's `expires_on` is between `from` and `to` (inclusive).
+    fn tokens_expiring(
+        &self,
+        from: Date,
+        to: Date,
+    ) -> impl Future<Output = Result<Vec<PartnerSettings>, PortError>> + Send;
+
+    /// Partners whose token HipChat last checked (or that was stored) before `before`.
+    fn tokens_checked_before(
+        &self,
+        before: Date,
+    ) -> impl Future<Output = Result<Vec<PartnerSettings>, PortError>> + Send;
+}
+
 /// A portal user's personal room as the store maps it (`PARTNER#<id>` / `ROOM#<user id>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomMapping {
@@ -177,9 +202,27 @@ pub trait RoomStore: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// What claiming an event's delivery found (`PARTNER#<id>` / `EVENT#<event id>`).
+/// What is delivered at most once: an event (`PARTNER#<id>` / `EVENT#<event id>`), or a
+/// token-expiry warning (`REMINDER#<expires_on>#<days>`; `days` 0 is the expiry alert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKey<'a> {
+    Event(&'a str),
+    Reminder { expires_on: jiff::civil::Date, days: u32 },
+}
+
+impl DeliveryKey<'_> {
+    /// The record's sort key.
+    pub fn sort_key(&self) -> String {
+        match self {
+            DeliveryKey::Event(id) => format!("EVENT#{id}"),
+            DeliveryKey::Reminder { expires_on, days } => format!("REMINDER#{expires_on}#{days}"),
+        }
+    }
+}
+
+/// What claiming a delivery found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventClaim {
+pub enum DeliveryClaim {
     /// This request holds the event until its lease ends: it sends it, then marks it delivered
     /// or releases it.
     Claimed,
@@ -189,37 +232,38 @@ pub enum EventClaim {
     InFlight { lease_until: Timestamp },
 }
 
-/// The event records that make event delivery idempotent: an event id is delivered at most
-/// once while its record lives (it expires, through the table's TTL, at `expires_at`).
-pub trait EventStore: Send + Sync {
-    /// Claims the event for delivery with a conditional write. Succeeds when there is no
+/// The records that make deliveries idempotent (events, token-expiry warnings): a key is
+/// delivered at most once while its record lives (it expires, through the table's TTL, at
+/// `expires_at`).
+pub trait DeliveryStore: Send + Sync {
+    /// Claims the delivery with a conditional write. Succeeds when there is no
     /// record, when a pending claim's lease ended before `now`, or when the record is past its
     /// `expires_at` (TTL deletion lags); otherwise tells what the record says.
-    fn claim_event(
+    fn claim_delivery(
         &self,
         partner: &PartnerId,
-        event_id: &str,
+        key: &DeliveryKey<'_>,
         claim_id: &str,
         lease_until: Timestamp,
         expires_at: Timestamp,
         now: Timestamp,
-    ) -> impl Future<Output = Result<EventClaim, PortError>> + Send;
+    ) -> impl Future<Output = Result<DeliveryClaim, PortError>> + Send;
 
-    /// Marks the claimed event delivered; `false` when the claim was lost meanwhile.
-    fn event_delivered(
+    /// Marks the claimed delivery done; `false` when the claim was lost meanwhile.
+    fn mark_delivered(
         &self,
         partner: &PartnerId,
-        event_id: &str,
+        key: &DeliveryKey<'_>,
         claim_id: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
     /// Gives the claim up (removes the record if it is still this claim), so that a retry
     /// delivers the event.
-    fn release_event(
+    fn release_delivery(
         &self,
         partner: &PartnerId,
-        event_id: &str,
+        key: &DeliveryKey<'_>,
         claim_id: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }

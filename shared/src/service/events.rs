@@ -28,7 +28,7 @@ use crate::domain::settings::LoginLogout;
 use crate::domain::user::Role;
 use crate::error::AppError;
 use crate::ports::hipchat::{Color, Hipchat, HipchatError, MessageFormat, Notification, RoomRef};
-use crate::ports::{Clock, EventClaim, EventStore, SettingsStore, StoredSettings, TokenSecrets};
+use crate::ports::{Clock, DeliveryClaim, DeliveryKey, DeliveryStore, SettingsStore, StoredSettings, TokenSecrets};
 use crate::service::hipchat::{Ports, access, failure};
 use crate::service::wait::{self, Poll};
 
@@ -133,7 +133,7 @@ pub async fn notify_event<S, T, H, C>(
     event: &Event,
 ) -> Result<EventAnswer, AppError>
 where
-    S: SettingsStore + EventStore,
+    S: SettingsStore + DeliveryStore,
     T: TokenSecrets,
     H: Hipchat,
     C: Clock,
@@ -156,7 +156,8 @@ where
     let access = access(url, token)?;
 
     let claim_id = format!("{:016x}", fastrand::u64(..));
-    if let Some(done) = claim(ports, partner, event, &claim_id).await? {
+    let key = DeliveryKey::Event(&event.id);
+    if let Some(done) = claim(ports, partner, &key, &claim_id).await? {
         return Ok(answer(done, None, None));
     }
 
@@ -171,7 +172,7 @@ where
     };
     match ports.hipchat.send_notification(&access, RoomRef::Id(room_id), &notification).await {
         Ok(()) => {
-            match ports.store.event_delivered(partner, &event.id, &claim_id, ports.clock.now()).await {
+            match ports.store.mark_delivered(partner, &key, &claim_id, ports.clock.now()).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(event_id = %event.id, "the event's claim ended before it was marked delivered")
@@ -184,7 +185,7 @@ where
             Ok(answer(EventStatus::Sent, None, Some(room_id)))
         }
         Err(e) => {
-            if let Err(re) = ports.store.release_event(partner, &event.id, &claim_id).await {
+            if let Err(re) = ports.store.release_delivery(partner, &key, &claim_id).await {
                 tracing::warn!(event_id = %event.id, error = %crate::error::chain(&re), "could not release the event claim; it ends with its lease");
             }
             tracing::warn!(event_id = %event.id, notification_room_id = room_id, error = %e, "could not post the event");
@@ -205,21 +206,21 @@ where
 async fn claim<S, T, H, C>(
     ports: &Ports<'_, S, T, H, C>,
     partner: &PartnerId,
-    event: &Event,
+    key: &DeliveryKey<'_>,
     claim_id: &str,
 ) -> Result<Option<EventStatus>, AppError>
 where
-    S: EventStore,
+    S: DeliveryStore,
     C: Clock,
 {
     let mut poll = Poll::new(WAIT_MAX);
     loop {
         let now = ports.clock.now();
         let expires_at = now + DEDUPE_WINDOW;
-        match ports.store.claim_event(partner, &event.id, claim_id, now + LEASE, expires_at, now).await? {
-            EventClaim::Claimed => return Ok(None),
-            EventClaim::Delivered => return Ok(Some(EventStatus::Duplicate)),
-            EventClaim::InFlight { lease_until } => {
+        match ports.store.claim_delivery(partner, key, claim_id, now + LEASE, expires_at, now).await? {
+            DeliveryClaim::Claimed => return Ok(None),
+            DeliveryClaim::Delivered => return Ok(Some(EventStatus::Duplicate)),
+            DeliveryClaim::InFlight { lease_until } => {
                 if !poll.wait().await {
                     return Err(busy(lease_until, now));
                 }

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod connection;
 pub mod events;
 pub mod hipchat;
+pub mod reminder;
 pub mod rooms;
 pub mod settings;
 pub mod token_cache;

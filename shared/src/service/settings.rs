@@ -1,8 +1,6 @@
 //! Settings and token use cases (`functions/settings`).
 
 use jiff::Timestamp;
-use jiff::civil::Date;
-use jiff::tz::TimeZone;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -32,10 +30,7 @@ pub struct TokenStatusView {
     pub warnings: Vec<Warning>,
 }
 
-/// Token dates are calendar dates in UTC.
-pub fn today(now: Timestamp) -> Date {
-    now.to_zoned_datetime(TimeZone::UTC).date()
-}
+pub use crate::domain::token::today;
 
 fn view(stored: StoredSettings, mut warnings: Vec<Warning>, now: Timestamp) -> SettingsView {
     warnings.extend(stored.settings.completeness_warnings(stored.token.is_some()));
