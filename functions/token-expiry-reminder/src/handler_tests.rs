@@ -51,6 +51,11 @@ fn deps<S, T>(store: S, secrets: T) -> Deps<S, T, FixedClock, HipchatClient> {
     Deps { store, secrets, clock: FixedClock::at("2026-11-25T06:00:00Z"), hipchat, config: ReminderConfig::default() }
 }
 
+/// 06:00 UTC on `day`, when the schedule runs.
+fn at_day(day: Date) -> Timestamp {
+    day.at(6, 0, 0, 0).to_zoned_datetime(jiff::tz::TimeZone::UTC).unwrap().timestamp()
+}
+
 fn scheduled() -> LambdaEvent<EventBridgeEvent<Value>> {
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/token-expiry-reminder.scheduled.json"),
@@ -61,7 +66,7 @@ fn scheduled() -> LambdaEvent<EventBridgeEvent<Value>> {
 
 impl<S: SettingsStore + TokenIndex + DeliveryStore, T: TokenSecrets> World<S, T> {
     fn at_day(&self, day: Date) -> Timestamp {
-        day.at(6, 0, 0, 0).to_zoned_datetime(jiff::tz::TimeZone::UTC).unwrap().timestamp()
+        at_day(day)
     }
 
     fn expires_on(&self) -> Date {
@@ -286,7 +291,7 @@ async fn two_thousand_partners_ten_near_expiry_on_moto() {
     let room = sim.sim().add_room(RoomSpec { name: "Staff".into(), ..RoomSpec::default() });
     sim.sim().create_token(TokenSpec { token: Some(TOKEN.into()), ..TokenSpec::default() });
     let day = jiff::civil::date(2001, 3, 1);
-    let at = |d: Date| d.at(6, 0, 0, 0).to_zoned_datetime(jiff::tz::TimeZone::UTC).unwrap().timestamp();
+    let at = at_day;
     let doc = json!({"active": true, "hipchat_url": sim.base_url(), "notification_room_id": room});
     let tag = unique_partner("bulk");
     let mut near = Vec::new();

@@ -222,9 +222,13 @@ where
         o.failed = 1;
         return Ok(o);
     };
-    let Ok(access) = access(url, secret) else {
-        o.failed = 1;
-        return Ok(o);
+    let access = match access(url, secret) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(partner_id = %partner, error = %e, "the stored HipChat URL is unusable");
+            o.failed = 1;
+            return Ok(o);
+        }
     };
 
     let stale =
