@@ -24,6 +24,12 @@ fn every_event_file_parses() {
                 let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(req.uri().path().starts_with("/v1/partners/"), "{name}");
             }
+            // A deliberately malformed EventBridge event: the runtime refuses it before the
+            // handler runs (the invoke answers with an error), so it must not parse.
+            Some("0") if name.ends_with(".malformed.json") => {
+                let err = serde_json::from_str::<EventBridgeEvent>(&text).err();
+                assert!(err.is_some(), "{name}: parses, but should show a refused event");
+            }
             // EventBridge (Scheduler) events, e.g. the token-expiry reminder's daily run.
             Some("0") => {
                 let event: EventBridgeEvent =
