@@ -5,7 +5,9 @@ simulator, the functions under `cargo lambda watch`, and the local gateway -- al
     stack.py run             bring everything up, seed the demo partners, print signed example
                              calls, stay in the foreground until Ctrl-C / SIGTERM
     stack.py test -- CMD...  bring everything up, run CMD with the stack's variables in its
-                             environment, stop everything (also on failure), exit with CMD's status
+                             environment, stop everything (also on failure), exit with CMD's status;
+                             moto records every request, and after CMD succeeded each function's
+                             calls are checked against its IAM policy (check_policies.py)
 
 Run it through the Makefile (`make run`, `make test`), which installs the Python venv this
 script needs (boto3 and PyYAML come with moto and cfn-lint) and builds the Rust binaries.
@@ -14,6 +16,8 @@ Ports default to free loopback ports; set MOTO_PORT, HIPCHAT_PORT, LAMBDA_PORT o
 to pin them. Writes .local/stack.env (API_BASE_URL, SIGNING_KEY, HIPCHAT_URL, HIPCHAT_TOKEN,
 HIPCHAT_NOTIFICATION_ROOM_ID, AWS_ENDPOINT_URL, TABLE_NAME, ...); in test
 mode everything goes to .local/test/ instead, so a running `make run` keeps its files.
+In test mode moto's request recording goes to .local/test/moto_recording.jsonl (the input of
+the IAM policy check; `infra/local/check_policies.py .local/test/moto_recording.jsonl` re-runs it).
 """
 
 import json
@@ -30,6 +34,8 @@ from pathlib import Path
 
 import boto3
 import yaml
+
+import check_policies
 
 ROOT = Path(__file__).resolve().parents[2]
 # `run` writes .local/ (read by `call` and `make invoke`); `test` writes .local/test/, so a
@@ -83,22 +89,42 @@ def wait_for_port(port, proc, name, timeout=120):
 
 
 class _CfnLoader(yaml.SafeLoader):
-    """Reads a CloudFormation template: intrinsic-function tags become plain values."""
+    """Reads a CloudFormation template: intrinsic-function tags become plain values (str,
+    list, dict) that remember their tag in `.tag` (e.g. "!GetAtt"), for check_policies.py."""
 
 
-def _tag(loader, _suffix, node):
+class TaggedStr(str):
+    tag = None
+
+
+class TaggedList(list):
+    tag = None
+
+
+class TaggedDict(dict):
+    tag = None
+
+
+def _tag(loader, suffix, node):
     if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)
+        value = TaggedStr(loader.construct_scalar(node))
+    elif isinstance(node, yaml.SequenceNode):
+        value = TaggedList(loader.construct_sequence(node))
+    else:
+        value = TaggedDict(loader.construct_mapping(node))
+    value.tag = "!" + suffix
+    return value
 
 
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+def load_template_text(text):
+    return yaml.load(text, Loader=_CfnLoader)
+
+
 def load_template():
-    return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=_CfnLoader)
+    return load_template_text((ROOT / "infra" / "template.yaml").read_text())
 
 
 def table_definition():
@@ -168,9 +194,14 @@ class Stack:
         log("stopped")
 
     # -- pieces ------------------------------------------------------------------------
-    def start_moto(self):
+    def start_moto(self, recording=None):
+        """Starts moto; with `recording`, moto appends every request to that file (JSON lines)."""
         port = port_from_env("MOTO_PORT")
-        proc = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)])
+        env = {}
+        if recording:
+            recording.unlink(missing_ok=True)
+            env = {"MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(recording)}
+        proc = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], env=env)
         wait_for_port(port, proc, "moto")
         self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         log(f"moto server on {self.env['AWS_ENDPOINT_URL']}")
@@ -311,9 +342,9 @@ class Stack:
         text += "".join(f"{k}={v}\n" for k, v in sorted(self.env.items()))
         (LOCAL / "stack.env").write_text(text)
 
-    def up(self, reload):
+    def up(self, reload, recording=None):
         LOCAL.mkdir(parents=True, exist_ok=True)
-        self.start_moto()
+        self.start_moto(recording)
         self.create_table()
         self.create_signing_key()
         self.start_hipchat()
@@ -430,6 +461,20 @@ def print_log_tails(names, lines):
             print("".join(path.read_text(errors="replace").splitlines(True)[-lines:]), file=sys.stderr)
 
 
+def check_iam_policies(recording):
+    """Every DynamoDB / Secrets Manager call a function made (moto's recording) must be allowed
+    by that function's policy in infra/template.yaml; 0 when it is, else 1."""
+    local = check_policies.Local(
+        stage=STAGE, region=REGION, table_name=TABLE_NAME, secret_prefix=SECRET_PREFIX,
+        signing_secret_id=SIGNING_SECRET_ID, functions=FUNCTIONS,
+    )
+    report = check_policies.check_recording(recording, local=local, template=load_template())
+    print(report.text(), flush=True)
+    if not report.ok:
+        print(f"[stack] IAM policy check failed (see above; recording: {recording})", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] not in ("run", "test"):
         print(__doc__)
@@ -448,7 +493,14 @@ def main(argv):
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        stack.up(reload=(mode == "run"))
+        recording = LOCAL / "moto_recording.jsonl" if mode == "test" else None
+        if mode == "test":
+            problems = check_policies.self_test(load_template_text)
+            if problems:
+                print("[stack] the IAM policy check fails its self-test:\n  " + "\n  ".join(problems), file=sys.stderr)
+                return 1
+            log("IAM policy check: self-test ok")
+        stack.up(reload=(mode == "run"), recording=recording)
         if mode == "run":
             stack.seed_demo()
             print_examples(stack.env)
@@ -464,7 +516,9 @@ def main(argv):
         result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **stack.env})
         if result.returncode != 0:
             print_log_tails(("functions", "gateway", "hipchat-sim"), 40)
-        return result.returncode
+            log("IAM policy check skipped: the tests failed")
+            return result.returncode
+        return check_iam_policies(recording)
     except KeyboardInterrupt:
         return 0 if mode == "run" else 130
     except Exception as e:  # noqa: BLE001 -- report any start-up failure plainly

@@ -82,12 +82,20 @@ pub fn unique_partner(tag: &str) -> String {
     format!("{tag}-{}-{}", jiff::Timestamp::now().as_nanosecond() % 1_000_000_000_000, N.fetch_add(1, Ordering::SeqCst))
 }
 
+/// The caller name (SDK app name) of the calls a function's tests make themselves to arrange
+/// and inspect data on moto: no function's name, so the local stack's IAM policy check
+/// (infra/local/check_policies.py) does not count them as a function's calls.
+pub const SETUP_APP: &str = "test-setup";
+
 /// The DynamoDB store and Secrets Manager tokens of the local stack (moto), for tests that run
-/// the real adapters.
-pub async fn moto_ports()
--> (crate::adapters::dynamo::DynamoSettingsStore, crate::adapters::secrets::SecretsManagerTokens) {
+/// the real adapters. `app` names the caller (see
+/// [`load_sdk_config`](crate::adapters::aws::load_sdk_config)): a function's handler tests pass
+/// the function's name, so the local stack checks their calls against its IAM policy.
+pub async fn moto_ports(
+    app: &str,
+) -> (crate::adapters::dynamo::DynamoSettingsStore, crate::adapters::secrets::SecretsManagerTokens) {
     stack_var("AWS_ENDPOINT_URL");
-    let clients = crate::adapters::aws::AwsClients::new(&crate::adapters::aws::load_sdk_config().await);
+    let clients = crate::adapters::aws::AwsClients::new(&crate::adapters::aws::load_sdk_config(app).await);
     (
         crate::adapters::dynamo::DynamoSettingsStore::new(clients.dynamodb.clone(), stack_var("TABLE_NAME")),
         crate::adapters::secrets::SecretsManagerTokens::new(clients.secrets.clone(), stack_var("SECRET_PREFIX")),

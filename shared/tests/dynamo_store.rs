@@ -182,7 +182,7 @@ async fn delete_partner_removes_settings_rooms_and_records_only_of_that_partner(
 #[tokio::test]
 #[ignore = "needs the local stack (make test)"]
 async fn an_unreachable_endpoint_is_unavailable() {
-    let sdk = shared::adapters::aws::load_sdk_config().await;
+    let sdk = shared::adapters::aws::load_sdk_config(common::SHARED_TESTS_APP).await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url("http://127.0.0.1:9").build();
     let s = DynamoSettingsStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "nope");
     let err = s.get(&unique_partner("down")).await.unwrap_err();

@@ -39,6 +39,11 @@ struct World<S = MemoryStore, T = MemorySecrets> {
     d: TestDeps<S, T>,
     staff_room: u64,
     partner: PartnerId,
+    /// On moto: the ports the test itself stores and inspects with, under a caller name that
+    /// is no function's ([`shared::e2e::SETUP_APP`]), so the local stack's IAM policy check
+    /// counts only the handler's own calls (`d`'s) as the function's. On the fakes: `None`,
+    /// the test uses `d`'s ports.
+    arrange: Option<(S, T)>,
 }
 
 fn deps<S, T: TokenSecrets>(store: S, secrets: T) -> TestDeps<S, T> {
@@ -54,14 +59,15 @@ async fn world() -> World {
 /// Like [`world`], with members of the settings document replaced by `patch`'s.
 async fn world_with(patch: Value) -> World {
     let p = PartnerId::parse("p1").unwrap();
-    World::set_up(deps(MemoryStore::default(), MemorySecrets::default()), p, patch).await
+    World::set_up(deps(MemoryStore::default(), MemorySecrets::default()), None, p, patch).await
 }
 
 /// [`world`] on moto: the real DynamoDB and Secrets Manager adapters (needs the local stack).
 async fn on_moto() -> World<DynamoSettingsStore, SecretsManagerTokens> {
-    let (store, secrets) = shared::e2e::moto_ports().await;
+    let (store, secrets) = shared::e2e::moto_ports(env!("CARGO_PKG_NAME")).await;
+    let arrange = shared::e2e::moto_ports(shared::e2e::SETUP_APP).await;
     let p = PartnerId::parse(&shared::e2e::unique_partner("chat")).unwrap();
-    World::set_up(deps(store, secrets), p, json!({})).await
+    World::set_up(deps(store, secrets), Some(arrange), p, json!({})).await
 }
 
 fn sim_token(sim: &RunningSim, token: &str) {
@@ -88,10 +94,10 @@ fn user(id: &str, first: &str, last: &str) -> Value {
 }
 
 impl<S: SettingsStore + RoomStore, T: TokenSecrets> World<S, T> {
-    async fn set_up(d: TestDeps<S, T>, partner: PartnerId, patch: Value) -> Self {
+    async fn set_up(d: TestDeps<S, T>, arrange: Option<(S, T)>, partner: PartnerId, patch: Value) -> Self {
         let sim = start(SimConfig::default()).await.expect("simulator starts");
         let staff_room = sim.sim().add_room(RoomSpec { name: "Staff".into(), ..RoomSpec::default() });
-        let w = World { sim, d, staff_room, partner };
+        let w = World { sim, d, staff_room, partner, arrange };
         sim_token(&w.sim, TOKEN);
         let mut doc = json!({
             "active": true,
@@ -119,12 +125,22 @@ impl<S: SettingsStore + RoomStore, T: TokenSecrets> World<S, T> {
         format!("/v1/partners/{}/{rest}", self.partner)
     }
 
+    /// The store the test arranges and inspects with (see `arrange`).
+    fn store(&self) -> &S {
+        self.arrange.as_ref().map_or(&self.d.store, |(s, _)| s)
+    }
+
+    /// The token secrets the test stores with (see `arrange`).
+    fn secrets(&self) -> &T {
+        self.arrange.as_ref().map_or(self.d.tokens.inner(), |(_, t)| t)
+    }
+
     async fn put_settings(&self, doc: Value) {
-        store_settings(&self.d.store, &self.partner, &doc, now()).await;
+        store_settings(self.store(), &self.partner, &doc, now()).await;
     }
 
     async fn put_token(&self, token: &str) {
-        store_token(&self.d.store, self.d.tokens.inner(), &self.partner, token, now()).await;
+        store_token(self.store(), self.secrets(), &self.partner, token, now()).await;
     }
 
     async fn send(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
@@ -160,7 +176,7 @@ impl<S: SettingsStore + RoomStore, T: TokenSecrets> World<S, T> {
     }
 
     async fn mapping(&self, user_id: &str) -> Option<RoomMapping> {
-        self.d.store.room(&self.partner, user_id).await.unwrap()
+        self.store().room(&self.partner, user_id).await.unwrap()
     }
 }
 
@@ -246,9 +262,9 @@ async fn the_button_is_hidden_with_its_reason() {
     w.put_settings(json!({"active": false})).await;
     assert_eq!(reason(&w).await, "inactive");
     w.put_settings(json!({"active": true, "hipchat_url": w.base(), "chat": {"show_button": true}})).await;
-    w.d.store.clear_token(&w.partner, now()).await.unwrap();
+    w.store().clear_token(&w.partner, now()).await.unwrap();
     assert_eq!(reason(&w).await, "token_missing");
-    w.d.store.delete_partner(&w.partner).await.unwrap();
+    w.store().delete_partner(&w.partner).await.unwrap();
     assert_eq!(reason(&w).await, "not_configured");
 }
 
@@ -279,7 +295,7 @@ async fn refusals_make_no_hipchat_call() {
         json!({"active": true, "hipchat_url": w.base(), "chat": {"show_button": true, "service_hours": always()}}),
     )
     .await;
-    w.d.store.clear_token(&w.partner, now()).await.unwrap();
+    w.store().clear_token(&w.partner, now()).await.unwrap();
     let (status, p) = w.chat(ada.clone()).await;
     assert_eq!((status, p["type"].as_str()), (409, Some("/problems/token-missing")), "{p}");
     assert_eq!(w.hipchat_calls(), 0);
@@ -520,7 +536,7 @@ async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease_and_the_room_adop
     });
     let ended = now() - jiff::SignedDuration::from_secs(1);
     let past = now() - jiff::SignedDuration::from_secs(30);
-    assert!(w.d.store.claim_room(&w.partner, "u1", "dead", ended, None, past).await.unwrap());
+    assert!(w.store().claim_room(&w.partner, "u1", "dead", ended, None, past).await.unwrap());
     let (status, body) = w.chat(user("u1", "Ada", "Lovelace")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["room"]["id"].as_u64(), Some(orphan), "adopted by name and topic");
@@ -603,7 +619,7 @@ async fn a_rejected_token_is_409_marks_the_token_and_hides_the_button<S: Setting
     assert!(w.sim.sim().revoke_token(TOKEN));
     let (status, p) = w.chat(user("u1", "Ada", "Lovelace")).await;
     assert_eq!((status, p["type"].as_str()), (409, Some("/problems/token-rejected")), "{p}");
-    let meta = w.d.store.get(&w.partner).await.unwrap().unwrap().token.unwrap();
+    let meta = w.store().get(&w.partner).await.unwrap().unwrap().token.unwrap();
     assert!(meta.rejected);
     let (_, a) = w.availability("").await;
     assert_eq!((a["show_button"].as_bool(), a["reason"].as_str()), (Some(false), Some("token_rejected")));
@@ -659,7 +675,7 @@ async fn every_chat_request_event_runs_through_the_handler() {
     hours["closed_dates"] = json!(["2026-12-24", "2026-12-25"]);
     let demo = PartnerId::parse("demo").unwrap();
     let patch = json!({"chat": {"show_button": true, "service_hours": hours}});
-    let w = World::set_up(deps(MemoryStore::default(), MemorySecrets::default()), demo, patch).await;
+    let w = World::set_up(deps(MemoryStore::default(), MemorySecrets::default()), None, demo, patch).await;
 
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
     let expect = [

@@ -39,6 +39,11 @@ struct World<S = MemoryStore, T = MemorySecrets> {
     d: TestDeps<S, T>,
     staff_room: u64,
     partner: PartnerId,
+    /// On moto: the ports the test itself stores and inspects with, under a caller name that
+    /// is no function's ([`shared::e2e::SETUP_APP`]), so the local stack's IAM policy check
+    /// counts only the handler's own calls (`d`'s) as the function's. On the fakes: `None`,
+    /// the test uses `d`'s ports.
+    arrange: Option<(S, T)>,
 }
 
 fn deps<S, T: TokenSecrets>(store: S, secrets: T) -> TestDeps<S, T> {
@@ -52,14 +57,15 @@ async fn world() -> World {
 /// Like [`world`], with members of the settings document replaced by `patch`'s.
 async fn world_with(patch: Value) -> World {
     let p = PartnerId::parse("p1").unwrap();
-    World::set_up(deps(MemoryStore::default(), MemorySecrets::default()), p, patch).await
+    World::set_up(deps(MemoryStore::default(), MemorySecrets::default()), None, p, patch).await
 }
 
 /// [`world`] on moto: the real DynamoDB and Secrets Manager adapters (needs the local stack).
 async fn on_moto() -> World<DynamoSettingsStore, SecretsManagerTokens> {
-    let (store, secrets) = shared::e2e::moto_ports().await;
+    let (store, secrets) = shared::e2e::moto_ports(env!("CARGO_PKG_NAME")).await;
+    let arrange = shared::e2e::moto_ports(shared::e2e::SETUP_APP).await;
     let p = PartnerId::parse(&shared::e2e::unique_partner("events")).unwrap();
-    World::set_up(deps(store, secrets), p, json!({})).await
+    World::set_up(deps(store, secrets), Some(arrange), p, json!({})).await
 }
 
 fn now() -> Timestamp {
@@ -87,11 +93,11 @@ const TYPES: [&str; 6] =
     ["user.login", "user.logout", "comment.created", "issue.created", "issue.approved", "issue.disapproved"];
 
 impl<S: SettingsStore + DeliveryStore, T: TokenSecrets> World<S, T> {
-    async fn set_up(d: TestDeps<S, T>, partner: PartnerId, patch: Value) -> Self {
+    async fn set_up(d: TestDeps<S, T>, arrange: Option<(S, T)>, partner: PartnerId, patch: Value) -> Self {
         let sim = start(SimConfig::default()).await.expect("simulator starts");
         let staff_room = sim.sim().add_room(RoomSpec { name: "Staff".into(), ..RoomSpec::default() });
         sim.sim().create_token(TokenSpec { token: Some(TOKEN.into()), ..TokenSpec::default() });
-        let w = World { sim, d, staff_room, partner };
+        let w = World { sim, d, staff_room, partner, arrange };
         let mut doc = json!({
             "active": true,
             "hipchat_url": w.sim.base_url(),
@@ -111,13 +117,23 @@ impl<S: SettingsStore + DeliveryStore, T: TokenSecrets> World<S, T> {
         format!("/v1/partners/{}/events", self.partner)
     }
 
+    /// The store the test arranges and inspects with (see `arrange`).
+    fn store(&self) -> &S {
+        self.arrange.as_ref().map_or(&self.d.store, |(s, _)| s)
+    }
+
+    /// The token secrets the test stores with (see `arrange`).
+    fn secrets(&self) -> &T {
+        self.arrange.as_ref().map_or(self.d.tokens.inner(), |(_, t)| t)
+    }
+
     async fn put_settings(&self, doc: Value) {
-        store_settings(&self.d.store, &self.partner, &doc, now()).await;
+        store_settings(self.store(), &self.partner, &doc, now()).await;
     }
 
     /// Changes members of the stored settings.
     async fn patch_settings(&self, patch: Value) {
-        let stored = self.d.store.get(&self.partner).await.unwrap().unwrap();
+        let stored = self.store().get(&self.partner).await.unwrap().unwrap();
         let mut doc = serde_json::to_value(&stored.settings).unwrap();
         for (k, v) in patch.as_object().unwrap() {
             doc[k] = v.clone();
@@ -126,7 +142,7 @@ impl<S: SettingsStore + DeliveryStore, T: TokenSecrets> World<S, T> {
     }
 
     async fn put_token(&self, token: &str) {
-        store_token(&self.d.store, self.d.tokens.inner(), &self.partner, token, now()).await;
+        store_token(self.store(), self.secrets(), &self.partner, token, now()).await;
     }
 
     async fn post(&self, event: &Value) -> (u16, Value) {
@@ -410,7 +426,7 @@ async fn a_failed_send_releases_the_event_so_the_retry_delivers_it<
 async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
     w: World<S, T>,
 ) {
-    let store = &w.d.store;
+    let store = w.store();
     let lease = jiff::SignedDuration::from_secs(20);
     let week = jiff::SignedDuration::from_hours(168);
     // A request claimed the event 30 s ago and died: its lease has ended.
@@ -443,7 +459,7 @@ async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: SettingsStore 
 
 /// A record past its TTL that DynamoDB has not removed yet does not block a new delivery.
 async fn an_expired_record_counts_as_gone<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: World<S, T>) {
-    let store = &w.d.store;
+    let store = w.store();
     let long_ago = now() - jiff::SignedDuration::from_hours(24 * 8);
     let lease = jiff::SignedDuration::from_secs(20);
     let week = jiff::SignedDuration::from_hours(168);
@@ -518,7 +534,7 @@ async fn a_rejected_token_is_409_and_marks_the_token<S: SettingsStore + Delivery
     let e = event("rej-1", "issue.created");
     let (status, p) = w.post(&e).await;
     assert_eq!((status, p["type"].as_str()), (409, Some("/problems/token-rejected")), "{p}");
-    let meta = w.d.store.get(&w.partner).await.unwrap().unwrap().token.unwrap();
+    let meta = w.store().get(&w.partner).await.unwrap().unwrap().token.unwrap();
     assert!(meta.rejected, "the stored token is marked rejected");
     let calls = w.hipchat_calls();
     let (status, _) = w.post(&e).await;
@@ -556,7 +572,7 @@ async fn no_notification_room_or_token_is_a_409_before_any_hipchat_call() {
     assert_eq!((status, p["type"].as_str()), (409, Some("/problems/notification-room-missing")), "{p}");
 
     let w = world().await;
-    w.d.store.clear_token(&w.partner, now()).await.unwrap();
+    w.store().clear_token(&w.partner, now()).await.unwrap();
     let (status, p) = w.post(&event("e1", "issue.created")).await;
     assert_eq!((status, p["type"].as_str()), (409, Some("/problems/token-missing")), "{p}");
     assert_eq!(w.hipchat_calls(), 0);
@@ -699,7 +715,7 @@ async fn every_event_notification_sample_runs_through_the_handler() {
     let demo = PartnerId::parse("demo").unwrap();
     let patch = json!({"notifications": {"login_logout": "customers", "comment_created": true,
         "issue_created": true, "issue_approval": true}});
-    let w = World::set_up(deps(MemoryStore::default(), MemorySecrets::default()), demo, patch).await;
+    let w = World::set_up(deps(MemoryStore::default(), MemorySecrets::default()), None, demo, patch).await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
     let expect = [
         ("event-notification.user-login.json", 202, "sent"),

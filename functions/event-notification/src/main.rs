@@ -12,7 +12,7 @@ use shared::config::Config;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;
-    let clients = AwsClients::new(&load_sdk_config().await);
+    let clients = AwsClients::new(&load_sdk_config(env!("CARGO_PKG_NAME")).await);
     let deps = handler::Deps::on_aws(&config, &clients, HipchatClient::new(http_client()?));
     let deps = &deps;
     run(service_fn(move |req| handler::handle(deps, req))).await

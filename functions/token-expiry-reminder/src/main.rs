@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;
     let reminder = ReminderConfig::from_env()?;
-    let clients = AwsClients::new(&load_sdk_config().await);
+    let clients = AwsClients::new(&load_sdk_config(env!("CARGO_PKG_NAME")).await);
     let deps = handler::Deps::on_aws(&config, &clients, HipchatClient::new(http_client()?), reminder);
     let deps = &deps;
     run(service_fn(move |event| handler::handle(deps, event))).await

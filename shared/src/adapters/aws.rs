@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_config::{AppName, BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
@@ -19,17 +19,38 @@ pub fn behavior_version() -> BehaviorVersion {
 
 /// Loads the shared SDK config: region and credentials from the environment, standard
 /// retries (3 attempts), and explicit timeouts (the SDK has no operation timeout by default).
-pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(behavior_version())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(3))
-                .operation_timeout(Duration::from_secs(8))
-                .build(),
-        )
-        .load()
-        .await
+///
+/// `app` is the caller's name: each function passes its package name (which is the
+/// function's name, the template's `BuildProperties: Binary`). The SDK sends it as
+/// `app/<name>` in its user agent, so CloudTrail's `userAgent` tells an operator which
+/// function made a call, and the local stack checks every call a function makes against
+/// that function's IAM policy (infra/local/check_policies.py). A name the SDK does not
+/// accept is logged and left out.
+pub async fn load_sdk_config(app: &str) -> SdkConfig {
+    let loader = aws_config::defaults(behavior_version()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(Duration::from_secs(3))
+            .operation_timeout(Duration::from_secs(8))
+            .build(),
+    );
+    match app_name(app) {
+        Some(name) => loader.app_name(name),
+        None => loader,
+    }
+    .load()
+    .await
+}
+
+/// `app` as the SDK's app name, or `None` (with a warning) when the SDK rejects it.
+fn app_name(app: &str) -> Option<AppName> {
+    match AppName::new(app.to_owned()) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            tracing::warn!(app, error = %e, "not a valid SDK app name; the AWS calls go without it");
+            None
+        }
+    }
 }
 
 /// The AWS clients a function uses, built from one [`SdkConfig`].
@@ -65,5 +86,24 @@ where
         PortError::Unavailable { what, source: Box::new(e) }
     } else {
         PortError::Internal { what, source: Box::new(e) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_are_valid_app_names() {
+        for name in ["settings", "connection-check", "chat-request", "event-notification", "token-expiry-reminder"] {
+            assert_eq!(app_name(name).map(|n| n.to_string()).as_deref(), Some(name));
+        }
+    }
+
+    #[test]
+    fn an_invalid_app_name_is_left_out() {
+        assert!(app_name("").is_none());
+        assert!(app_name("with space").is_none());
+        assert!(app_name("slash/inside").is_none());
     }
 }

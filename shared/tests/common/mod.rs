@@ -9,10 +9,14 @@ use shared::domain::partner::PartnerId;
 
 pub use shared::e2e::stack_var;
 
+/// The caller name (SDK app name) of shared's own tests: no function's, so the local stack's
+/// IAM policy check ignores their calls.
+pub const SHARED_TESTS_APP: &str = "shared-tests";
+
 pub async fn clients() -> AwsClients {
     // Fail loudly rather than talk to a real AWS account.
     stack_var("AWS_ENDPOINT_URL");
-    AwsClients::new(&load_sdk_config().await)
+    AwsClients::new(&load_sdk_config(SHARED_TESTS_APP).await)
 }
 
 /// A partner id no other test (or run) uses.
