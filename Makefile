@@ -3,17 +3,21 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
+# The Lambda functions (package = binary = the template's BuildProperties.Binary).
+FUNCTIONS := settings connection-check chat-request event-notification token-expiry-reminder
+
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help run test build venv lint fmt invoke clean
+.PHONY: help run test build venv lint package fmt invoke clean
 
 help:
 	@echo "make run     start the local stack (moto, HipChat simulator, functions, gateway), seed a demo partner, print example calls"
 	@echo "make test    lint, then every test tier against a fresh local stack; stops what it started"
 	@echo "make invoke FN=settings EVENT=events/settings.get.json   invoke one function with a freshly signed event (needs make run)"
+	@echo "make package release arm64 zips of the five functions (target/lambda/<fn>/bootstrap.zip), sizes printed"
 	@echo "make fmt     format the code"
 
 # Python venv with moto, cfn-lint and cargo-lambda (first use, or when requirements change).
@@ -43,7 +47,17 @@ lint: venv
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(VENV)/bin/openapi-spec-validator infra/openapi.yaml
 
-test: venv lint
+# Release builds for Lambda (arm64, Amazon Linux 2023), as the template deploys them: one
+# cargo invocation for all five functions (zig from the cargo-lambda wheel links them).
+package: venv
+	cargo lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do \
+	  z=target/lambda/$$f/bootstrap.zip; \
+	  test -s "$$z" || { echo "missing $$z"; exit 1; }; \
+	  stat -c %s "$$z" | awk -v f="$$f" -v z="$$z" '{ printf "%-24s %9d bytes  %5.2f MiB  %s\n", f, $$1, $$1 / 1048576, z }'; \
+	done
+
+test: venv lint package
 	cargo build --workspace --bins --tests --quiet
 	@# Last, the binaries as `cargo lambda watch` runs them (without dev-dependency features),
 	@# so the watcher starts them without rebuilding.
