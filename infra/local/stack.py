@@ -204,6 +204,8 @@ class Stack:
         proc = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], env=env)
         wait_for_port(port, proc, "moto")
         self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        # For the fault suite: it pauses moto (SIGSTOP) to play an AWS outage, then resumes it.
+        self.env["MOTO_PID"] = str(proc.pid)
         log(f"moto server on {self.env['AWS_ENDPOINT_URL']}")
 
     def start_hipchat(self):
