@@ -91,3 +91,33 @@ async fn a_missing_signing_secret_is_an_error_not_a_401() {
     let err = auth.verify(&req, 0).await.unwrap_err();
     assert!(matches!(err, AppError::Internal(_)), "{err:?}");
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn a_token_secret_overwritten_with_an_unusable_value_reads_as_absent() {
+    let c = clients().await;
+    let tokens = SecretsManagerTokens::new(c.secrets.clone(), stack_var("SECRET_PREFIX"));
+    let p = unique_partner("bad");
+    tokens.put(&p, &secret("good-token-1234")).await.unwrap();
+    let overwrite = |value: &'static str| {
+        c.secrets.put_secret_value().secret_id(tokens.secret_name(&p)).secret_string(value).send()
+    };
+    // Someone edited it in the console: control characters, blanks only.
+    for bad in ["Bad\nToken\u{7}Value", " \t "] {
+        overwrite(bad).await.unwrap();
+        assert!(tokens.get(&p).await.unwrap().is_none(), "{bad:?} reads as no token");
+    }
+    // A paste with a trailing newline is still the token.
+    overwrite("pasted-token-5678\n").await.unwrap();
+    assert_eq!(tokens.get(&p).await.unwrap().unwrap().expose_secret(), "pasted-token-5678");
+    // A binary value has no string.
+    c.secrets
+        .put_secret_value()
+        .secret_id(tokens.secret_name(&p))
+        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(vec![0u8, 0xff]))
+        .send()
+        .await
+        .unwrap();
+    assert!(tokens.get(&p).await.unwrap().is_none());
+    tokens.delete(&p).await.unwrap();
+}

@@ -26,6 +26,20 @@ fn being_deleted(what: &'static str, e: impl std::error::Error + Send + Sync + '
     PortError::Unavailable { what, source: Box::new(e) }
 }
 
+/// The stored value as a token we can send, or `None` when it cannot be one: blank, or with
+/// characters other than printable ASCII inside (control characters, blanks, non-ASCII), which
+/// only a write outside this service can store (`PUT /token` keeps clean tokens only, see
+/// `domain::token::clean_token`). Blanks around it (a console paste with a newline) are
+/// trimmed. Such a value answers like a missing token (409 `token-missing`: store it again)
+/// instead of failing the HipChat call as "unreachable" or being sent as an empty token.
+pub fn usable_token(value: String) -> Option<SecretString> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    Some(SecretString::from(if trimmed.len() == value.len() { value } else { trimmed.to_owned() }))
+}
+
 /// `<prefix>/partners/<id>/hipchat-token`.
 pub fn token_secret_name(prefix: &str, partner: &PartnerId) -> String {
     format!("{prefix}/partners/{partner}/hipchat-token")
@@ -88,7 +102,14 @@ impl TokenSecrets for SecretsManagerTokens {
 
     async fn get(&self, partner: &PartnerId) -> Result<Option<SecretString>, PortError> {
         match self.client.get_secret_value().secret_id(self.secret_name(partner)).send().await {
-            Ok(out) => Ok(out.secret_string.map(SecretString::from)),
+            Ok(out) => {
+                let token = out.secret_string.and_then(usable_token);
+                if token.is_none() {
+                    // Written behind our back (PUT /token stores only clean tokens); never log the value.
+                    tracing::warn!(partner_id = %partner, "the token secret holds no usable token (binary, blank or with characters a token cannot have)");
+                }
+                Ok(token)
+            }
             Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => Ok(None),
             // Scheduled for deletion (deleted with a recovery window outside this service):
             // there is no usable token.
@@ -174,6 +195,16 @@ mod tests {
         assert!(parse_signing_keys(r#"{"keys": []}"#).is_err());
         assert!(parse_signing_keys(r#"["a"]"#).is_err());
         assert!(parse_signing_keys("a").is_err());
+    }
+
+    #[test]
+    fn only_values_a_token_can_be_are_usable() {
+        let usable = |v: &str| usable_token(v.to_owned()).map(|t| t.expose_secret().to_owned());
+        assert_eq!(usable("abcDEF123456+=~").as_deref(), Some("abcDEF123456+=~"));
+        assert_eq!(usable("abcDEF123456\n").as_deref(), Some("abcDEF123456"), "a console paste's newline");
+        for bad in ["", " \t\n", "Bad\nToken\u{7}Value", "two words", "t\u{f6}ken1234", "tok\u{0}en1234"] {
+            assert_eq!(usable(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
