@@ -3,9 +3,10 @@
 
 mod handler;
 
-use lambda_http::{Error, run, service_fn};
+use lambda_http::{Error, service_fn};
 use shared::adapters::aws::{AwsClients, load_sdk_config};
 use shared::adapters::hipchat::{HipchatClient, http_client};
+use shared::adapters::http::run;
 use shared::config::Config;
 
 #[tokio::main]

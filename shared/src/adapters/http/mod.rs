@@ -2,8 +2,10 @@
 //! body limits, JSON parsing, and responses (JSON and RFC 9457 problems).
 
 mod auth;
+mod lambda;
 
 pub use auth::Authenticator;
+pub use lambda::{SafeEvents, make_safe, run};
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
