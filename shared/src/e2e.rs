@@ -75,6 +75,15 @@ pub async fn sim(method: Method, path: &str, body: Value) -> Value {
     resp.json().await.unwrap_or(Value::Null)
 }
 
+/// Service-hours `days` open around the clock on all seven weekdays.
+pub fn days_open_around_the_clock() -> serde_json::Map<String, Value> {
+    let all = serde_json::json!([{"from": "00:00", "to": "24:00"}]);
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        .iter()
+        .map(|d| ((*d).to_owned(), all.clone()))
+        .collect()
+}
+
 /// A partner id no other test (or run) uses.
 pub fn unique_partner(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

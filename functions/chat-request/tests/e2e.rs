@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::e2e::{Api, sim, stack_var, unique_partner};
+use shared::e2e::{Api, days_open_around_the_clock, sim, stack_var, unique_partner};
 
 #[tokio::test]
 #[ignore = "needs the local stack (make test)"]
@@ -15,12 +15,7 @@ async fn the_chat_button_end_to_end() {
     let token = format!("E2eChatTok{}", id.replace('-', ""));
     sim(Method::POST, "/_sim/tokens", json!({"token": token})).await;
     let staff = sim(Method::POST, "/_sim/rooms", json!({"name": format!("Staff {id}")})).await;
-    let all = json!([{"from": "00:00", "to": "24:00"}]);
-    let days: serde_json::Map<String, Value> =
-        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-            .iter()
-            .map(|d| ((*d).to_owned(), all.clone()))
-            .collect();
+    let days = days_open_around_the_clock();
     let settings = json!({"active": true, "hipchat_url": hipchat, "notification_room_id": staff["id"],
         "language": "de", "chat": {"show_button": true, "button_position": "bottom",
         "service_hours": {"timezone": "America/New_York", "days": days, "closed_dates": ["2026-07-04"]}}});

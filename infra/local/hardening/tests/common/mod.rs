@@ -7,17 +7,11 @@ use std::path::PathBuf;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::e2e::{Answer, Api, sim, stack_var, unique_partner};
+use shared::e2e::{Answer, Api, days_open_around_the_clock, sim, stack_var, unique_partner};
 
 /// The seven weekdays, open around the clock (UTC): the chat button is always available.
 pub fn always_open() -> Value {
-    let all = json!([{"from": "00:00", "to": "24:00"}]);
-    let days: serde_json::Map<String, Value> =
-        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-            .iter()
-            .map(|d| ((*d).to_owned(), all.clone()))
-            .collect();
-    json!({"timezone": "UTC", "days": days, "closed_dates": []})
+    json!({"timezone": "UTC", "days": days_open_around_the_clock(), "closed_dates": []})
 }
 
 /// A fresh partner: its own simulator token and staff (notification) room, settings with the
