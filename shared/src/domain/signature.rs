@@ -80,7 +80,7 @@ pub fn verify(
 ) -> Result<(), Rejection> {
     let ts_raw = timestamp_header.ok_or(Rejection::MissingTimestamp)?.trim();
     let ts = parse_timestamp(ts_raw)?;
-    if (now - ts).abs() > MAX_SKEW_SECS {
+    if now.abs_diff(ts) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(Rejection::Stale);
     }
     let tag = parse_signature(signature_header.ok_or(Rejection::MissingSignature)?)?;
@@ -227,6 +227,21 @@ mod tests {
         );
         let other_method = SignedParts { method: "GET", ..other_path };
         assert!(verify(&keys(&["k"]), Some(&NOW.to_string()), Some(&sig), &other_method, NOW).is_err());
+    }
+
+    /// Found by fuzz/fuzz_targets/signature.rs: `now − ts` overflowed for a clock near
+    /// `i64::MIN` (a panic with overflow checks; without them the skew wrapped to a negative
+    /// number, so `i64::MIN` with timestamp 0 passed the freshness check).
+    #[test]
+    fn extreme_clocks_are_stale_not_an_overflow() {
+        for (now, ts) in [(i64::MIN, 0), (i64::MIN, 1), (i64::MIN + 1, 999_999_999_999), (i64::MAX, 0)] {
+            let sig = sign(b"k", ts, &parts(b""));
+            assert_eq!(
+                verify(&keys(&["k"]), Some(&ts.to_string()), Some(&sig), &parts(b""), now),
+                Err(Rejection::Stale),
+                "{now} {ts}"
+            );
+        }
     }
 
     #[test]
