@@ -11,13 +11,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help run test build venv lint package fmt invoke clean
+.PHONY: help run test build venv lint package fuzz fmt invoke clean
 
 help:
 	@echo "make run     start the local stack (moto, HipChat simulator, functions, gateway), seed a demo partner, print example calls"
 	@echo "make test    lint, then every test tier against a fresh local stack; stops what it started"
 	@echo "make invoke FN=settings EVENT=events/settings.get.json   invoke one function with a freshly signed event (needs make run)"
 	@echo "make package release arm64 zips of the five functions (target/lambda/<fn>/bootstrap.zip), sizes printed"
+	@echo "make fuzz    run each cargo-fuzz target for FUZZ_SECONDS (default 60; needs the nightly toolchain)"
 	@echo "make fmt     format the code"
 
 # Python venv with moto, cfn-lint and cargo-lambda (first use, or when requirements change).
@@ -62,7 +63,16 @@ test: venv lint package
 	@# Last, the binaries as `cargo lambda watch` runs them (without dev-dependency features),
 	@# so the watcher starts them without rebuilding.
 	cargo build --workspace --bins --quiet
-	$(PY) infra/local/stack.py test -- cargo test --workspace -- --include-ignored
+	@# Then the contract run (schemathesis through a signing proxy; infra/local/contract), after
+	@# the cargo tests because it fills the HipChat simulator with rooms. Its seed is fixed so
+	@# that make test is repeatable; CONTRACT_SEED= (empty) draws a fresh one.
+	CONTRACT_SEED=$${CONTRACT_SEED-2074316113} $(PY) infra/local/stack.py test -- bash -c \
+	  'cargo test --workspace -- --include-ignored && bash infra/local/contract/run.sh'
+
+# The cargo-fuzz targets in fuzz/ (signature, settings, service hours, event), one after the
+# other for FUZZ_SECONDS each; not part of make test. Summary: target/fuzz-summary.md.
+fuzz:
+	bash fuzz/run.sh
 
 fmt:
 	cargo fmt --all
