@@ -403,6 +403,9 @@ fn function_pids() -> BTreeMap<u32, String> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else { continue };
         let Some(name) = exe.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        // `cargo test --workspace` rebuilds the binaries while the watcher's processes run:
+        // their executable then reads "<path> (deleted)".
+        let name = name.strip_suffix(" (deleted)").unwrap_or(&name).to_owned();
         if !FUNCTIONS.contains(&name.as_str()) {
             continue;
         }
