@@ -49,7 +49,12 @@ pub fn normalize(input: &str) -> Result<NormalizedUrl, String> {
     if url.fragment().is_some() {
         notes.push("the fragment (#...) was removed".to_owned());
     }
-    Ok(NormalizedUrl { base: url.origin().ascii_serialization(), notes })
+    let base = url.origin().ascii_serialization();
+    // The host is kept as ASCII: an international name grows when encoded (punycode).
+    if base.len() > 2048 {
+        return Err("must be at most 2048 characters with its host name in ASCII (punycode)".into());
+    }
+    Ok(NormalizedUrl { base, notes })
 }
 
 #[cfg(test)]
@@ -85,6 +90,20 @@ mod tests {
     #[test]
     fn host_is_lowercased_and_default_port_dropped() {
         assert_eq!(normalize("HTTPS://HipChat.Example.COM:443/").unwrap().base, "https://hipchat.example.com");
+    }
+
+    /// Found by fuzz/fuzz_targets/settings.rs: an international host name is stored as punycode,
+    /// so a URL within the limit as sent could be stored longer than it, and the settings a
+    /// client read back were then refused when sent again.
+    #[test]
+    fn a_url_too_long_once_its_host_is_ascii_is_refused() {
+        let long = format!("https://{}example.com", "ü.".repeat(670));
+        assert!(long.len() <= 2048);
+        assert!(normalize(&long).unwrap_err().contains("2048"));
+        let fits = format!("https://{}example.com", "ü.".repeat(200));
+        let n = normalize(&fits).unwrap();
+        assert!(n.base.len() <= 2048 && n.base.starts_with("https://xn--tda."), "{}", n.base);
+        assert_eq!(normalize(&n.base).unwrap(), NormalizedUrl { base: n.base.clone(), notes: vec![] });
     }
 
     #[test]
