@@ -227,6 +227,24 @@ impl DynamoSettingsStore {
         }
     }
 
+    /// The item at `key`, read strongly consistent; `what` names the call in errors.
+    async fn get_consistent(
+        &self,
+        key: HashMap<String, AttributeValue>,
+        what: &'static str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(what, e))?;
+        Ok(out.item)
+    }
+
     fn item_key(partner: &PartnerId, sk: String) -> HashMap<String, AttributeValue> {
         HashMap::from([("pk".into(), AttributeValue::S(partner_pk(partner))), ("sk".into(), AttributeValue::S(sk))])
     }
@@ -234,16 +252,7 @@ impl DynamoSettingsStore {
 
 impl SettingsStore for DynamoSettingsStore {
     async fn get(&self, partner: &PartnerId) -> Result<Option<StoredSettings>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(partner)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("DynamoDB GetItem (settings)", e))?;
-        out.item.map(decode).transpose()
+        self.get_consistent(Self::key(partner), "DynamoDB GetItem (settings)").await?.map(decode).transpose()
     }
 
     async fn put(
@@ -472,16 +481,8 @@ impl RoomStore for DynamoSettingsStore {
     }
 
     async fn room(&self, partner: &PartnerId, user_id: &str) -> Result<Option<RoomMapping>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::room_key(partner, user_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("DynamoDB GetItem (room mapping)", e))?;
-        out.item.map(decode_room).transpose()
+        let item = self.get_consistent(Self::room_key(partner, user_id), "DynamoDB GetItem (room mapping)").await?;
+        item.map(decode_room).transpose()
     }
 
     async fn claim_room(
