@@ -35,7 +35,13 @@ impl Answer {
 
 impl Api {
     pub fn from_env() -> Self {
-        Self { base: stack_var("API_BASE_URL"), key: stack_var("SIGNING_KEY"), client: Client::new() }
+        Self::new(stack_var("API_BASE_URL"), stack_var("SIGNING_KEY"))
+    }
+
+    /// The API at `base`, signing with `key`.
+    pub fn new(base: String, key: String) -> Self {
+        crate::adapters::tls::install_crypto_provider();
+        Self { base, key, client: Client::new() }
     }
 
     /// Sends `body` to `path` (with `?query`), signed unless `signed` is false, with extra headers.
@@ -70,9 +76,33 @@ impl Api {
 /// fails the test unless it succeeds. Answers the JSON body (`null` when there is none).
 pub async fn sim(method: Method, path: &str, body: Value) -> Value {
     let url = format!("{}{path}", stack_var("HIPCHAT_URL"));
+    crate::adapters::tls::install_crypto_provider();
     let resp = Client::new().request(method, url).json(&body).send().await.expect("the simulator answers");
     assert!(resp.status().is_success(), "{path}: {}", resp.status());
     resp.json().await.unwrap_or(Value::Null)
+}
+
+/// The requests the simulator counted for `token`, per endpoint template (`GET /_sim/counters`).
+pub async fn hipchat_requests(token: &str) -> std::collections::BTreeMap<String, u64> {
+    let counters = sim(Method::GET, "/_sim/counters", Value::Null).await;
+    let mut out = std::collections::BTreeMap::new();
+    for row in counters["requests"].as_array().into_iter().flatten() {
+        if row["token"].as_str() == Some(token) {
+            *out.entry(row["endpoint"].as_str().unwrap_or("?").to_owned()).or_default() +=
+                row["count"].as_u64().unwrap_or(0);
+        }
+    }
+    out
+}
+
+/// An `issue.created` portal event with id `id` by a customer, `{tag}` in the actor's name, the
+/// company and the issue title: the body of `POST /events`.
+pub fn issue_created_event(id: &str, tag: &str) -> String {
+    serde_json::json!({"id": id, "type": "issue.created", "occurred_at": "2026-11-25T09:00:00Z",
+        "actor": {"id": "u-ev", "first_name": "Eve", "last_name": tag, "email": "eve@e2e.example",
+            "company": format!("{tag} & Co"), "role": "customer"},
+        "issue": {"id": "ISS-1", "title": format!("{tag} {id}")}})
+    .to_string()
 }
 
 /// Service-hours `days` open around the clock on all seven weekdays.

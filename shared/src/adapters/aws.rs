@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_config::{AppName, BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -27,13 +28,19 @@ pub fn behavior_version() -> BehaviorVersion {
 /// that function's IAM policy (infra/local/check_policies.py). A name the SDK does not
 /// accept is logged and left out.
 pub async fn load_sdk_config(app: &str) -> SdkConfig {
-    let loader = aws_config::defaults(behavior_version()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_attempt_timeout(Duration::from_secs(3))
-            .operation_timeout(Duration::from_secs(8))
-            .build(),
-    );
+    let loader = aws_config::defaults(behavior_version())
+        .http_client(super::tls::sdk_http_client())
+        // Lambda gives credentials and region in the environment: no provider chain to build
+        // (profile files, IMDS, ECS, web identity) on the cold path.
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .region(EnvironmentVariableRegionProvider::new())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(8))
+                .build(),
+        );
     match app_name(app) {
         Some(name) => loader.app_name(name),
         None => loader,

@@ -34,6 +34,7 @@ pub const RETRY_BUDGET: Duration = Duration::from_secs(2);
 /// The one HTTP client of a function, with the given timeouts.
 pub fn http_client_with(connect: Duration, total: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(super::tls::hipchat_tls_config())
         .connect_timeout(connect)
         .timeout(total)
         .redirect(reqwest::redirect::Policy::none())

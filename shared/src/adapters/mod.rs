@@ -5,6 +5,7 @@ pub mod dynamo;
 pub mod hipchat;
 pub mod http;
 pub mod secrets;
+pub mod tls;
 
 use crate::config::Config;
 use crate::ports::SystemClock;

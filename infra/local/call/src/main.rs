@@ -138,6 +138,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         .ok_or("no base URL: pass --base-url, set API_BASE_URL, or run `make run`")?;
     let body = read_body(args.body.clone())?;
     let url = format!("{}{}", base.trim_end_matches('/'), path);
+    shared::adapters::tls::install_crypto_provider();
     let client = reqwest::Client::new();
     let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
     let mut req = client.request(m, &url).header("content-type", "application/json");

@@ -53,6 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    // reqwest takes the process's rustls provider (the workspace builds it without one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(args.timeout_secs)).build()?;
     let state =
         Arc::new(AppState { client, lambda: args.lambda.trim_end_matches('/').to_owned(), next_id: AtomicU64::new(1) });

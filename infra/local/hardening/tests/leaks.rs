@@ -231,6 +231,7 @@ async fn secrets_never_leak_and_5xx_bodies_echo_nothing() {
     )
     .expect("the sample scheduled event");
     let url = format!("{}/2015-03-31/functions/token-expiry-reminder/invocations", stack_var("LAMBDA_INVOKE_URL"));
+    shared::adapters::tls::install_crypto_provider();
     let resp = reqwest::Client::new().post(url).body(event).send().await.expect("cargo lambda watch answers");
     let reminder =
         Answer { status: resp.status(), headers: resp.headers().clone(), text: resp.text().await.unwrap_or_default() };

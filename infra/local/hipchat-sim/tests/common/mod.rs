@@ -14,6 +14,8 @@ pub struct Ctx {
 }
 
 pub fn client() -> Client {
+    // reqwest takes the process's rustls provider (the workspace builds it without one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder().no_proxy().build().expect("http client")
 }
 
