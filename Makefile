@@ -11,13 +11,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help run test build venv lint package fuzz fmt invoke clean
+.PHONY: bench help run test build venv lint package fuzz fmt invoke clean
 
 help:
 	@echo "make run     start the local stack (moto, HipChat simulator, functions, gateway), seed a demo partner, print example calls"
 	@echo "make test    lint, then every test tier against a fresh local stack; stops what it started"
 	@echo "make invoke FN=settings EVENT=events/settings.get.json   invoke one function with a freshly signed event (needs make run)"
 	@echo "make package release arm64 zips of the five functions (target/lambda/<fn>/bootstrap.zip), sizes printed"
+	@echo "make bench   release builds measured: cold init vs a bare hello-world, warm latency and overhead, upstream calls, zip sizes, peak RSS (target/bench/)"
 	@echo "make fuzz    run each cargo-fuzz target for FUZZ_SECONDS (default 60; needs the nightly toolchain)"
 	@echo "make fmt     format the code"
 
@@ -68,6 +69,14 @@ test: venv lint package
 	@# that make test is repeatable; CONTRACT_SEED= (empty) draws a fresh one.
 	CONTRACT_SEED=$${CONTRACT_SEED-2074316113} $(PY) infra/local/stack.py test -- bash -c \
 	  'cargo test --workspace -- --include-ignored && bash infra/local/contract/run.sh'
+
+# Performance (not part of make test; docs/performance.md): x86_64 release builds of the
+# functions, a bare lambda_runtime hello-world, the gateway and the simulator, measured by
+# infra/local/bench against moto and the simulator. Results: target/bench/results.{md,json}.
+# BENCH_ARGS passes options (e.g. BENCH_ARGS="--cold-runs 50 --warm-runs 500").
+bench: venv package
+	cargo build --release --quiet $(foreach f,$(FUNCTIONS),-p $(f)) -p bench-hello -p bench -p local-gateway -p hipchat-sim
+	$(PY) infra/local/stack.py bench -- target/release/bench $(BENCH_ARGS)
 
 # The cargo-fuzz targets in fuzz/ (signature, settings, service hours, event), one after the
 # other for FUZZ_SECONDS each; not part of make test. Summary: target/fuzz-summary.md.

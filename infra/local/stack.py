@@ -8,6 +8,9 @@ simulator, the functions under `cargo lambda watch`, and the local gateway -- al
                              environment, stop everything (also on failure), exit with CMD's status;
                              moto records every request, and after CMD succeeded each function's
                              calls are checked against its IAM policy (check_policies.py)
+    stack.py bench -- CMD... moto, the table, the signing key and the simulator (release build)
+                             only, the functions' environment in FUNCTIONS_ENV_FILE; CMD (the
+                             bench) runs the functions itself. Files in .local/bench/.
 
 Run it through the Makefile (`make run`, `make test`), which installs the Python venv this
 script needs (boto3 and PyYAML come with moto and cfn-lint) and builds the Rust binaries.
@@ -57,6 +60,8 @@ DEMO_EXPIRING_PARTNER_ID = "demo-expiring"
 DEMO_EXPIRING_TOKEN_AGE_DAYS = 350
 DEMO_ROOM_NAME = "dynaBOARD notifications"
 # The functions that exist: one binary crate per folder in functions/.
+# The build the simulator runs from: debug, but release for the bench (set in main()).
+PROFILE = "debug"
 FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").exists())
 
 
@@ -210,7 +215,7 @@ class Stack:
 
     def start_hipchat(self):
         port = port_from_env("HIPCHAT_PORT")
-        proc = self.spawn("hipchat-sim", [str(TARGET / "debug" / "hipchat-sim"), "--listen", f"127.0.0.1:{port}"])
+        proc = self.spawn("hipchat-sim", [str(TARGET / PROFILE / "hipchat-sim"), "--listen", f"127.0.0.1:{port}"])
         wait_for_port(port, proc, "hipchat-sim")
         self.env["HIPCHAT_URL"] = f"http://127.0.0.1:{port}"
         log(f"HipChat v2 simulator on {self.env['HIPCHAT_URL']} (control API: /_sim/)")
@@ -275,10 +280,15 @@ class Stack:
             **({} if self.foreground_logs else {"AWS_LAMBDA_LOG_FORMAT": "JSON"}),
         }
 
-    def start_functions(self, reload):
-        port = port_from_env("LAMBDA_PORT")
+    def write_function_env(self):
+        """The functions' environment as an env file (`cargo lambda watch --env-file`, the bench)."""
         env_file = LOCAL / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.function_env().items()))
+        return env_file
+
+    def start_functions(self, reload):
+        port = port_from_env("LAMBDA_PORT")
+        env_file = self.write_function_env()
         args = [
             str(VENV_BIN / "cargo-lambda"), "lambda", "watch",
             "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
@@ -344,12 +354,16 @@ class Stack:
         text += "".join(f"{k}={v}\n" for k, v in sorted(self.env.items()))
         (LOCAL / "stack.env").write_text(text)
 
-    def up(self, reload, recording=None):
+    def up(self, reload, recording=None, functions=True):
         LOCAL.mkdir(parents=True, exist_ok=True)
         self.start_moto(recording)
         self.create_table()
         self.create_signing_key()
         self.start_hipchat()
+        if not functions:
+            self.env["FUNCTIONS_ENV_FILE"] = str(self.write_function_env())
+            self.write_env_file()
+            return
         self.start_functions(reload)
         self.start_gateway()
         self.write_env_file()
@@ -478,14 +492,16 @@ def check_iam_policies(recording):
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] not in ("run", "test"):
+    if len(argv) < 2 or argv[1] not in ("run", "test", "bench"):
         print(__doc__)
         return 2
     mode = argv[1]
-    global LOCAL, LOGS
-    if mode == "test":
-        LOCAL = ROOT / ".local" / "test"
+    global LOCAL, LOGS, PROFILE
+    if mode in ("test", "bench"):
+        LOCAL = ROOT / ".local" / mode
         LOGS = LOCAL / "logs"
+    if mode == "bench":
+        PROFILE = "release"
     stack = Stack(foreground_logs=(mode == "run"))
     stopping = {"flag": False}
 
@@ -502,7 +518,7 @@ def main(argv):
                 print("[stack] the IAM policy check fails its self-test:\n  " + "\n  ".join(problems), file=sys.stderr)
                 return 1
             log("IAM policy check: self-test ok")
-        stack.up(reload=(mode == "run"), recording=recording)
+        stack.up(reload=(mode == "run"), recording=recording, functions=(mode != "bench"))
         if mode == "run":
             stack.seed_demo()
             print_examples(stack.env)
@@ -516,6 +532,8 @@ def main(argv):
             print("stack.py test -- CMD...", file=sys.stderr)
             return 2
         result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **stack.env})
+        if mode == "bench":
+            return result.returncode
         if result.returncode != 0:
             print_log_tails(("functions", "gateway", "hipchat-sim"), 40)
             log("IAM policy check skipped: the tests failed")

@@ -144,11 +144,7 @@ impl Fault {
 }
 
 fn event_body(id: &str) -> String {
-    json!({"id": id, "type": "issue.created", "occurred_at": "2026-11-25T09:00:00Z",
-        "actor": {"id": "u-ev", "first_name": "Eve", "last_name": "Faulty", "email": "eve@hardening.example",
-            "company": "Faults & Co", "role": "customer"},
-        "issue": {"id": "ISS-1", "title": format!("Fault scenario {id}")}})
-    .to_string()
+    shared::e2e::issue_created_event(id, "Faults")
 }
 
 fn short(a: &Answer) -> Value {

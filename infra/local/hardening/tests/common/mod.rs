@@ -71,15 +71,7 @@ impl Partner {
 
     /// Requests the simulator counted for this partner's token, per endpoint template.
     pub async fn hipchat_requests(&self) -> BTreeMap<String, u64> {
-        let counters = sim(Method::GET, "/_sim/counters", Value::Null).await;
-        let mut out = BTreeMap::new();
-        for row in counters["requests"].as_array().into_iter().flatten() {
-            if row["token"].as_str() == Some(self.token.as_str()) {
-                *out.entry(row["endpoint"].as_str().unwrap_or("?").to_owned()).or_default() +=
-                    row["count"].as_u64().unwrap_or(0);
-            }
-        }
-        out
+        shared::e2e::hipchat_requests(&self.token).await
     }
 }
 
