@@ -7,7 +7,8 @@ use shared::adapters::aws::{AwsClients, load_sdk_config};
 use shared::adapters::http::run;
 use shared::config::Config;
 
-#[tokio::main]
+// One invocation at a time: one thread, no hand-offs between threads (docs/performance.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;

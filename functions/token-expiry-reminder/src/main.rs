@@ -9,7 +9,8 @@ use shared::adapters::hipchat::{HipchatClient, http_client};
 use shared::config::Config;
 use shared::service::reminder::ReminderConfig;
 
-#[tokio::main]
+// One invocation at a time: one thread, no hand-offs between threads (docs/performance.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;
