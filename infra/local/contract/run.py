@@ -172,6 +172,17 @@ def junit_failures(path):
     return out
 
 
+def record_run(failures, label, rc, op_failures, timeout):
+    """Adds a schemathesis run's outcome (exit code `rc`, None when it timed out) and its
+    per-operation failures to `failures`."""
+    if rc is None:
+        failures[f"{label} run"] = [f"did not finish within {timeout} s (CONTRACT_TIMEOUT)"]
+    elif rc != 0:
+        failures[f"{label} run"] = [f"schemathesis exited with {rc}; see {OUT / (label + '.log')}"]
+    for op, items in op_failures.items():
+        failures[f"{label}: {op}"] = items
+
+
 def run_schemathesis(label, url, env_extra, args, timeout):
     junit = OUT / f"{label}.junit.xml"
     junit.unlink(missing_ok=True)
@@ -327,12 +338,7 @@ def main():
             "signed", proxy_url, {**hook_env, "CONTRACT_MODE": "signed"},
             ["--seed", str(seed_value), "--max-examples", str(max_examples)], timeout,
         )
-        if rc is None:
-            failures["signed run"] = [f"did not finish within {timeout} s (CONTRACT_TIMEOUT)"]
-        elif rc != 0:
-            failures["signed run"] = [f"schemathesis exited with {rc}; see {OUT / 'signed.log'}"]
-        for op, items in signed_failures.items():
-            failures[f"signed: {op}"] = items
+        record_run(failures, "signed", rc, signed_failures, timeout)
 
         proxy.switch("unsigned", sign=False)
         rc, unsigned_secs, unsigned_failures = run_schemathesis(
@@ -342,12 +348,7 @@ def main():
              "response_schema_conformance,response_headers_conformance,status_code_conformance"],
             timeout,
         )
-        if rc is None:
-            failures["unsigned run"] = [f"did not finish within {timeout} s"]
-        elif rc != 0:
-            failures["unsigned run"] = [f"schemathesis exited with {rc}; see {OUT / 'unsigned.log'}"]
-        for op, items in unsigned_failures.items():
-            failures[f"unsigned: {op}"] = items
+        record_run(failures, "unsigned", rc, unsigned_failures, timeout)
         probe_counts, probe_failures = signature_probes(base, key, ops, partners["read"][0])
         if probe_failures:
             failures["signature probes"] = probe_failures

@@ -13,6 +13,9 @@ pub struct NormalizedUrl {
     pub notes: Vec<String>,
 }
 
+/// The longest HipChat URL accepted, as sent and as stored (host in ASCII).
+pub const MAX_LEN: usize = 2048;
+
 /// Normalises a HipChat URL to its base, or says why it cannot be used.
 pub fn normalize(input: &str) -> Result<NormalizedUrl, String> {
     let trimmed = input.trim();
@@ -23,8 +26,8 @@ pub fn normalize(input: &str) -> Result<NormalizedUrl, String> {
     if trimmed.is_empty() {
         return Err("must not be empty".into());
     }
-    if trimmed.len() > 2048 {
-        return Err("must be at most 2048 characters".into());
+    if trimmed.len() > MAX_LEN {
+        return Err(format!("must be at most {MAX_LEN} characters"));
     }
     let url = Url::parse(trimmed)
         .map_err(|e| format!("must be an absolute http(s) URL such as https://hipchat.example.com ({e})"))?;
@@ -51,8 +54,8 @@ pub fn normalize(input: &str) -> Result<NormalizedUrl, String> {
     }
     let base = url.origin().ascii_serialization();
     // The host is kept as ASCII: an international name grows when encoded (punycode).
-    if base.len() > 2048 {
-        return Err("must be at most 2048 characters with its host name in ASCII (punycode)".into());
+    if base.len() > MAX_LEN {
+        return Err(format!("must be at most {MAX_LEN} characters with its host name in ASCII (punycode)"));
     }
     Ok(NormalizedUrl { base, notes })
 }
