@@ -10,15 +10,15 @@ use jiff::Timestamp;
 use jiff::civil::date;
 use secrecy::SecretString;
 use serde_json::json;
-use shared::adapters::dynamo::{DynamoSettingsStore, TOKEN_EXPIRY_INDEX, partner_pk};
+use shared::adapters::dynamo::{DynamoStore, TOKEN_EXPIRY_INDEX, partner_pk};
 use shared::domain::settings::{Settings, parse_settings};
 use shared::domain::token::{TokenCheck, TokenMeta};
 use shared::ports::{PortError, Precondition, SettingsStore};
 
-async fn store() -> (DynamoSettingsStore, aws_sdk_dynamodb::Client, String) {
+async fn store() -> (DynamoStore, aws_sdk_dynamodb::Client, String) {
     let c = clients().await;
     let table = stack_var("TABLE_NAME");
-    (DynamoSettingsStore::new(c.dynamodb.clone(), &table), c.dynamodb, table)
+    (DynamoStore::new(c.dynamodb.clone(), &table), c.dynamodb, table)
 }
 
 fn sample() -> Settings {
@@ -184,7 +184,7 @@ async fn delete_partner_removes_settings_rooms_and_records_only_of_that_partner(
 async fn an_unreachable_endpoint_is_unavailable() {
     let sdk = shared::adapters::aws::load_sdk_config(common::SHARED_TESTS_APP).await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url("http://127.0.0.1:9").build();
-    let s = DynamoSettingsStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "nope");
+    let s = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "nope");
     let err = s.get(&unique_partner("down")).await.unwrap_err();
     assert!(matches!(err, PortError::Unavailable { .. }), "{err:?}");
 }

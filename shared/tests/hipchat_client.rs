@@ -9,8 +9,8 @@ use hipchat_sim::{Fault, FaultAction, Limits, RoomSpec, RunningSim, SimConfig, T
 use jiff::Timestamp;
 use secrecy::SecretString;
 use shared::adapters::hipchat::{HipchatClient, http_client, http_client_with};
-use shared::ports::hipchat::{
-    Color, Hipchat, HipchatAccess, HipchatError, LimitKind, ListRooms, MessageFormat, NewRoom, Notification, Privacy,
+use shared::ports::chat::{
+    ChatAccess, ChatError, ChatService, Color, LimitKind, ListRooms, MessageFormat, NewRoom, Notification, Privacy,
     Probe, RoomRef, RoomUpdate, Unreachable,
 };
 
@@ -28,8 +28,8 @@ fn token(sim: &RunningSim, value: &str, scopes: Option<&[&str]>) -> String {
     })
 }
 
-fn access(base: &str, token: &str) -> HipchatAccess {
-    HipchatAccess::new(base, SecretString::from(token)).unwrap()
+fn access(base: &str, token: &str) -> ChatAccess {
+    ChatAccess::new(base, SecretString::from(token)).unwrap()
 }
 
 fn client() -> HipchatClient {
@@ -83,7 +83,7 @@ async fn rooms_are_created_read_listed_updated_and_deleted() {
     assert_eq!((room.id, room.topic.as_str(), room.is_guest_accessible), (id, "Anna", true));
     let guest = room.guest_access_url.clone().expect("guest access on");
     assert!(guest.starts_with(&format!("{}/g", s.base_url())), "{guest}");
-    assert_eq!(c.get_room(&a, RoomRef::Name(&name.to_lowercase())).await, Err(HipchatError::RoomNotFound));
+    assert_eq!(c.get_room(&a, RoomRef::Name(&name.to_lowercase())).await, Err(ChatError::RoomNotFound));
 
     let update = RoomUpdate {
         name: room.name.clone(),
@@ -102,8 +102,8 @@ async fn rooms_are_created_read_listed_updated_and_deleted() {
     assert!(!page.has_next);
 
     c.delete_room(&a, RoomRef::Name(name)).await.unwrap();
-    assert_eq!(c.get_room(&a, RoomRef::Id(id)).await, Err(HipchatError::RoomNotFound));
-    assert_eq!(c.delete_room(&a, RoomRef::Id(id)).await, Err(HipchatError::RoomNotFound));
+    assert_eq!(c.get_room(&a, RoomRef::Id(id)).await, Err(ChatError::RoomNotFound));
+    assert_eq!(c.delete_room(&a, RoomRef::Id(id)).await, Err(ChatError::RoomNotFound));
 }
 
 #[tokio::test]
@@ -144,26 +144,26 @@ async fn notifications_arrive_in_the_room() {
     assert_eq!((n.message_format.as_str(), n.from.as_deref()), ("html", Some("dynaBOARD")));
     // HipChat's own validation comes back naming the field.
     let err = client().send_notification(&a, RoomRef::Id(id), &note("")).await.unwrap_err();
-    assert!(matches!(&err, HipchatError::Validation { field: Some(f), .. } if f == "message"), "{err:?}");
+    assert!(matches!(&err, ChatError::Validation { field: Some(f), .. } if f == "message"), "{err:?}");
     let err = client().send_notification(&a, RoomRef::Id(id + 100), &note("x")).await.unwrap_err();
-    assert_eq!(err, HipchatError::RoomNotFound);
+    assert_eq!(err, ChatError::RoomNotFound);
 }
 
 #[tokio::test]
 async fn unknown_expired_and_revoked_tokens_are_rejected() {
     let s = sim().await;
     let c = client();
-    assert_eq!(c.token_info(&access(s.base_url(), "no-such-token")).await, Err(HipchatError::TokenRejected));
+    assert_eq!(c.token_info(&access(s.base_url(), "no-such-token")).await, Err(ChatError::TokenRejected));
 
     let expired = s.sim().create_token(TokenSpec {
         created_at: Some(Timestamp::now() - jiff::SignedDuration::from_hours(400 * 24)),
         ..TokenSpec::default()
     });
-    assert_eq!(c.list_rooms(&access(s.base_url(), &expired), &all_rooms()).await, Err(HipchatError::TokenRejected));
+    assert_eq!(c.list_rooms(&access(s.base_url(), &expired), &all_rooms()).await, Err(ChatError::TokenRejected));
 
     let revoked = token(&s, "revoked-token-123", None);
     assert!(s.sim().revoke_token(&revoked));
-    assert_eq!(c.token_info(&access(s.base_url(), &revoked)).await, Err(HipchatError::TokenRejected));
+    assert_eq!(c.token_info(&access(s.base_url(), &revoked)).await, Err(ChatError::TokenRejected));
 }
 
 #[tokio::test]
@@ -174,13 +174,13 @@ async fn missing_scopes_are_named() {
         .create_room(&a, &NewRoom { name: "x".into(), topic: None, privacy: Privacy::Public, guest_access: false })
         .await
         .unwrap_err();
-    assert_eq!(err, HipchatError::MissingScopes { scopes: vec!["manage_rooms".into()] });
+    assert_eq!(err, ChatError::MissingScopes { scopes: vec!["manage_rooms".into()] });
     assert!(s.sim().rooms().is_empty(), "nothing was created");
     // auth_test answers without running the call.
     let c = client();
     assert_eq!(c.auth_test(&a, Probe::ListRooms).await, Ok(()));
-    assert!(matches!(c.auth_test(&a, Probe::CreateRoom).await, Err(HipchatError::MissingScopes { .. })));
-    assert!(matches!(c.auth_test(&a, Probe::SendMessage(1)).await, Err(HipchatError::MissingScopes { .. })));
+    assert!(matches!(c.auth_test(&a, Probe::CreateRoom).await, Err(ChatError::MissingScopes { .. })));
+    assert!(matches!(c.auth_test(&a, Probe::SendMessage(1)).await, Err(ChatError::MissingScopes { .. })));
     assert!(s.sim().rooms().is_empty());
 }
 
@@ -190,7 +190,7 @@ async fn a_taken_name_is_name_taken() {
     let a = access(s.base_url(), &token(&s, SECRET, None));
     s.sim().add_room(RoomSpec { name: "Support".into(), ..RoomSpec::default() });
     let new = NewRoom { name: "Support".into(), topic: None, privacy: Privacy::Private, guest_access: false };
-    assert_eq!(client().create_room(&a, &new).await, Err(HipchatError::NameTaken));
+    assert_eq!(client().create_room(&a, &new).await, Err(ChatError::NameTaken));
 }
 
 #[tokio::test]
@@ -203,7 +203,7 @@ async fn rate_limit_beyond_the_budget_is_returned_without_a_retry() {
     c.list_rooms(&a, &all_rooms()).await.unwrap();
     c.list_rooms(&a, &all_rooms()).await.unwrap();
     let err = c.list_rooms(&a, &all_rooms()).await.unwrap_err();
-    let HipchatError::RateLimited { kind, reset_at: Some(reset_at) } = err else { panic!("{err:?}") };
+    let ChatError::RateLimited { kind, reset_at: Some(reset_at) } = err else { panic!("{err:?}") };
     assert_eq!(kind, LimitKind::RateLimit);
     let ahead = reset_at.duration_since(Timestamp::now()).as_secs();
     assert!((250..=301).contains(&ahead), "reset {ahead} s ahead");
@@ -224,7 +224,7 @@ async fn a_429_with_a_near_reset_is_retried_once() {
     // Twice in a row: one retry only, then the error.
     s.sim().inject_fault(Fault::new(too_many).on(ep::ROOM_NOTIFICATION).times(2));
     let err = client().send_notification(&a, RoomRef::Id(id), &note("x")).await.unwrap_err();
-    assert!(matches!(err, HipchatError::RateLimited { .. }), "{err:?}");
+    assert!(matches!(err, ChatError::RateLimited { .. }), "{err:?}");
     assert_eq!(s.sim().counters().count(ep::ROOM_NOTIFICATION), 4);
 }
 
@@ -237,7 +237,7 @@ async fn flood_control_is_told_apart() {
     let c = client().with_retry_budget(Duration::ZERO);
     c.send_notification(&a, RoomRef::Id(id), &note("one")).await.unwrap();
     let err = c.send_notification(&a, RoomRef::Id(id), &note("two")).await.unwrap_err();
-    assert!(matches!(err, HipchatError::RateLimited { kind: LimitKind::FloodControl, reset_at: Some(_) }), "{err:?}");
+    assert!(matches!(err, ChatError::RateLimited { kind: LimitKind::FloodControl, reset_at: Some(_) }), "{err:?}");
 }
 
 #[tokio::test]
@@ -246,15 +246,15 @@ async fn unreachable_servers_are_classified() {
     // Refused: a port that was just free.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let err = c.capabilities(&access(&format!("http://127.0.0.1:{port}"), SECRET)).await.unwrap_err();
-    assert!(matches!(err, HipchatError::Unreachable { kind: Unreachable::Refused, .. }), "{err:?}");
+    assert!(matches!(err, ChatError::Unreachable { kind: Unreachable::Refused, .. }), "{err:?}");
     // DNS: a name that cannot resolve (.invalid is reserved).
     let err = c.capabilities(&access("https://hipchat.example.invalid", SECRET)).await.unwrap_err();
-    assert!(matches!(err, HipchatError::Unreachable { kind: Unreachable::Dns, .. }), "{err:?}");
+    assert!(matches!(err, ChatError::Unreachable { kind: Unreachable::Dns, .. }), "{err:?}");
     // TLS: https to a plain-HTTP port.
     let s = sim().await;
     let https = s.base_url().replace("http://", "https://");
     let err = c.capabilities(&access(&https, SECRET)).await.unwrap_err();
-    assert!(matches!(err, HipchatError::Unreachable { kind: Unreachable::Tls, .. }), "{err:?}");
+    assert!(matches!(err, ChatError::Unreachable { kind: Unreachable::Tls, .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -264,16 +264,16 @@ async fn timeouts_dropped_connections_and_server_errors() {
     let quick = HipchatClient::new(http_client_with(Duration::from_secs(1), Duration::from_millis(300)).unwrap());
     s.sim().inject_fault(Fault::new(FaultAction::Delay { ms: 3_000 }).on(ep::ROOM_LIST));
     let err = quick.list_rooms(&a, &all_rooms()).await.unwrap_err();
-    assert!(matches!(err, HipchatError::Unreachable { kind: Unreachable::Timeout, .. }), "{err:?}");
+    assert!(matches!(err, ChatError::Unreachable { kind: Unreachable::Timeout, .. }), "{err:?}");
 
     s.sim().inject_fault(Fault::new(FaultAction::Drop).on(ep::ROOM_LIST));
     let err = client().list_rooms(&a, &all_rooms()).await.unwrap_err();
-    assert!(matches!(err, HipchatError::Unreachable { kind: Unreachable::Connection, .. }), "{err:?}");
+    assert!(matches!(err, ChatError::Unreachable { kind: Unreachable::Connection, .. }), "{err:?}");
 
     s.sim().inject_fault(
         Fault::new(FaultAction::Status { status: 500, message: None, reset_in_seconds: None }).on(ep::ROOM_LIST),
     );
-    assert_eq!(client().list_rooms(&a, &all_rooms()).await, Err(HipchatError::Server { status: 500 }));
+    assert_eq!(client().list_rooms(&a, &all_rooms()).await, Err(ChatError::Server { status: 500 }));
     // The faults are used up: the next call works.
     client().list_rooms(&a, &all_rooms()).await.unwrap();
 }
@@ -301,9 +301,9 @@ async fn other_servers_are_not_hipchat() {
     let base = not_hipchat().await;
     let a = access(&base, SECRET);
     let err = client().capabilities(&a).await.unwrap_err();
-    assert!(matches!(err, HipchatError::NotHipchat { status: 200, .. }), "{err:?}");
+    assert!(matches!(err, ChatError::NotHipchat { status: 200, .. }), "{err:?}");
     let err = client().token_info(&a).await.unwrap_err();
-    assert!(matches!(err, HipchatError::NotHipchat { status: 404, .. }), "{err:?}");
+    assert!(matches!(err, ChatError::NotHipchat { status: 404, .. }), "{err:?}");
     // A proxy's HTML error page in front of HipChat.
     let s = sim().await;
     s.sim().inject_fault(Fault::new(FaultAction::Body {
@@ -312,7 +312,7 @@ async fn other_servers_are_not_hipchat() {
         content_type: "text/html".into(),
     }));
     let err = client().capabilities(&access(s.base_url(), SECRET)).await.unwrap_err();
-    assert_eq!(err, HipchatError::Server { status: 502 });
+    assert_eq!(err, ChatError::Server { status: 502 });
 }
 
 /// Captures every log line of the current thread at TRACE.

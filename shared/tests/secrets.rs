@@ -9,8 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use shared::adapters::http::Authenticator;
 use shared::adapters::secrets::{SecretsManagerSigningKeys, SecretsManagerTokens};
 use shared::error::AppError;
-use shared::fakes::signed_request;
 use shared::ports::{SigningKeySource, TokenSecrets};
+use test_support::signed_request;
 
 fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())

@@ -8,8 +8,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use common::{clients, partner_items, stack_var, unique_partner};
 use secrecy::ExposeSecret;
 use serde_json::json;
-use shared::adapters::dynamo::{DynamoSettingsStore, partner_pk};
+use shared::adapters::dynamo::{DynamoStore, partner_pk};
 use shared::adapters::secrets::SecretsManagerTokens;
+use shared::domain::settings::parse_settings;
+use shared::domain::token::parse_token_request;
 use shared::ports::{Precondition, TokenSecrets};
 use shared::service::settings as svc;
 
@@ -18,24 +20,29 @@ use shared::service::settings as svc;
 async fn token_and_delete_cascade_on_real_adapters() {
     let c = clients().await;
     let table = stack_var("TABLE_NAME");
-    let store = DynamoSettingsStore::new(c.dynamodb.clone(), &table);
-    let secrets = SecretsManagerTokens::new(c.secrets.clone(), stack_var("SECRET_PREFIX"));
+    let deps = test_support::deps(
+        DynamoStore::new(c.dynamodb.clone(), &table),
+        SecretsManagerTokens::new(c.secrets.clone(), stack_var("SECRET_PREFIX")),
+    );
+    let (store, secrets) = (&deps.store, deps.tokens.inner());
     let p = unique_partner("svc");
     let now = jiff::Timestamp::now();
     const TOKEN: &str = "ServiceLevelToken7777";
 
     let doc = json!({"active": true, "hipchat_url": "https://hipchat.example.com", "notification_room_id": 12});
-    svc::put_settings(&store, &p, &doc, &Precondition::None, now).await.unwrap();
-    let status = svc::put_token(&store, &secrets, &p, &json!({"token": TOKEN}), now).await.unwrap();
+    let settings = parse_settings(&doc).unwrap();
+    svc::put_settings(&deps, &p, settings, &Precondition::None, now).await.unwrap();
+    let (token, warnings) = parse_token_request(&json!({"token": TOKEN}), svc::today(now)).unwrap();
+    let status = svc::put_token(&deps, &p, token, warnings, now).await.unwrap();
     assert_eq!(status.token.last4.as_deref(), Some("7777"));
     assert_eq!(secrets.get(&p).await.unwrap().unwrap().expose_secret(), TOKEN);
 
     // The table holds metadata only: the token string is nowhere in the partner's items.
     let items = partner_items(&c.dynamodb, &table, &p).await;
     assert!(!format!("{items:?}").contains(TOKEN));
-    let stored = svc::get_settings(&store, &p, now).await.unwrap();
+    let stored = svc::get_settings(&deps, &p, now).await.unwrap();
     assert_eq!(stored.version, 2);
-    let meta = shared::ports::SettingsStore::get(&store, &p).await.unwrap().unwrap().token.unwrap();
+    let meta = shared::ports::SettingsStore::get(store, &p).await.unwrap().unwrap().token.unwrap();
     assert_eq!(meta.secret_name.as_deref(), Some(secrets.secret_name(&p).as_str()));
 
     // A room mapping, as the chat function will write it.
@@ -48,9 +55,9 @@ async fn token_and_delete_cascade_on_real_adapters() {
         .await
         .unwrap();
 
-    svc::delete_settings(&store, &secrets, &p).await.unwrap();
+    svc::delete_settings(&deps, &p).await.unwrap();
     assert!(secrets.get(&p).await.unwrap().is_none());
     let left = partner_items(&c.dynamodb, &table, &p).await;
     assert!(left.is_empty(), "{left:?}");
-    assert!(matches!(svc::get_settings(&store, &p, now).await, Err(shared::error::AppError::NotFound(_))));
+    assert!(matches!(svc::get_settings(&deps, &p, now).await, Err(shared::error::AppError::NotFound(_))));
 }

@@ -1,49 +1,34 @@
-//! Parse → one service call → respond.
+//! Parse → one service call → answer.
 
 use std::convert::Infallible;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-pub use shared::adapters::HipchatDeps as Deps;
-use shared::adapters::http::{finish, json_body, json_response, no_such_resource, signed_partner_route};
+use shared::adapters::http::{finish, json_response, no_such_resource, request, signed_partner_route};
+use shared::app::{Deps, Wiring};
 use shared::error::AppError;
-use shared::ports::hipchat::Hipchat;
-use shared::ports::{Clock, RoomStore, SettingsStore, SigningKeySource, TokenSecrets};
+use shared::ports::Clock;
 use shared::service::chat;
 
 #[tracing::instrument(skip_all, fields(method = %req.method(), partner_id = tracing::field::Empty))]
-pub async fn handle<S, T, K, C, H>(deps: &Deps<S, T, K, C, H>, req: Request) -> Result<Response<Body>, Infallible>
-where
-    S: SettingsStore + RoomStore,
-    T: TokenSecrets,
-    K: SigningKeySource,
-    C: Clock,
-    H: Hipchat,
-{
+pub async fn handle<W: Wiring>(deps: &Deps<W>, req: Request) -> Result<Response<Body>, Infallible> {
     let result = route(deps, &req).await;
     Ok(finish(&req, result))
 }
 
-async fn route<S, T, K, C, H>(deps: &Deps<S, T, K, C, H>, req: &Request) -> Result<Response<Body>, AppError>
-where
-    S: SettingsStore + RoomStore,
-    T: TokenSecrets,
-    K: SigningKeySource,
-    C: Clock,
-    H: Hipchat,
-{
+async fn route<W: Wiring>(deps: &Deps<W>, req: &Request) -> Result<Response<Body>, AppError> {
     let now = deps.clock.now();
     let (partner, rest) = signed_partner_route(&deps.auth, req, now.as_second()).await?;
     match (rest, req.method()) {
         ("chat/availability", &Method::GET) => {
-            let at = chat::parse_availability_query(req.uri().query())?.unwrap_or(now);
-            let view = chat::availability(&deps.store, &partner, at).await?;
+            let at = request::availability(req)?.unwrap_or(now);
+            let view = chat::availability(deps, &partner, at).await?;
             Ok(json_response(StatusCode::OK, &view, &[]))
         }
         ("chat/availability", _) => Err(AppError::MethodNotAllowed { allow: "GET" }),
         ("chat/requests", &Method::POST) => {
-            let user = chat::parse_chat_request(&json_body(req)?)?;
-            let answer = chat::request_chat(&deps.ports(), &partner, &user).await?;
+            let user = request::chat_request(req)?;
+            let answer = chat::request_chat(deps, &partner, &user).await?;
             tracing::info!(
                 room_id = answer.room.id,
                 created = answer.room.created,

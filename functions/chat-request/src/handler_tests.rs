@@ -11,43 +11,37 @@ use jiff::Timestamp;
 use lambda_http::Request;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::adapters::dynamo::DynamoSettingsStore;
-use shared::adapters::hipchat::HipchatClient;
+use shared::adapters::dynamo::DynamoStore;
 use shared::adapters::secrets::SecretsManagerTokens;
 use shared::domain::partner::PartnerId;
-use shared::fakes::{
-    FixedClock, MemorySecrets, MemoryStore, StaticKeys, hipchat_deps, signed_request, status_and_json, store_settings,
-    store_token,
+use shared::ports::chat::ChatService;
+use shared::ports::chat::{ChatAccess, RoomUpdate};
+use shared::ports::{RoomMapping, SettingsStore, Store, TokenSecrets};
+use test_support::{
+    KEY, MemorySecrets, MemoryStore, NOW, TOKEN, Test, signed_request, status_and_json, store_settings, store_token,
 };
-use shared::ports::hipchat::{HipchatAccess, RoomUpdate};
-use shared::ports::{RoomMapping, RoomStore, SettingsStore, TokenSecrets};
 
 use super::*;
 
-const KEY: &str = "test-signing-key";
-/// A Wednesday; 11:00 in Vienna.
-const NOW: &str = "2026-11-25T10:00:00Z";
-const TOKEN: &str = "Zq8vLk3TtokenSECRETxy42";
-
-type TestDeps<S = MemoryStore, T = MemorySecrets> = Deps<S, T, StaticKeys, FixedClock, HipchatClient>;
+type TestDeps<S = MemoryStore, T = MemorySecrets> = Deps<Test<S, T>>;
 
 /// One partner's world: the simulator with a staff room and a token, the handler's ports, and
 /// the partner's settings. On the in-memory fakes, or (`on_moto`) on DynamoDB and Secrets
 /// Manager in moto, so the same flows run on both.
-struct World<S = MemoryStore, T = MemorySecrets> {
+struct World<S: Store + 'static = MemoryStore, T: TokenSecrets + 'static = MemorySecrets> {
     sim: RunningSim,
     d: TestDeps<S, T>,
     staff_room: u64,
     partner: PartnerId,
     /// On moto: the ports the test itself stores and inspects with, under a caller name that
-    /// is no function's ([`shared::e2e::SETUP_APP`]), so the local stack's IAM policy check
+    /// is no function's ([`test_support::e2e::SETUP_APP`]), so the local stack's IAM policy check
     /// counts only the handler's own calls (`d`'s) as the function's. On the fakes: `None`,
     /// the test uses `d`'s ports.
     arrange: Option<(S, T)>,
 }
 
-fn deps<S, T: TokenSecrets>(store: S, secrets: T) -> TestDeps<S, T> {
-    hipchat_deps(store, secrets, KEY, NOW)
+fn deps<S: Store + 'static, T: TokenSecrets + 'static>(store: S, secrets: T) -> TestDeps<S, T> {
+    test_support::deps(store, secrets)
 }
 
 /// A partner `p1` with an active integration, the button on, Vienna office hours on weekdays
@@ -63,10 +57,10 @@ async fn world_with(patch: Value) -> World {
 }
 
 /// [`world`] on moto: the real DynamoDB and Secrets Manager adapters (needs the local stack).
-async fn on_moto() -> World<DynamoSettingsStore, SecretsManagerTokens> {
-    let (store, secrets) = shared::e2e::moto_ports(env!("CARGO_PKG_NAME")).await;
-    let arrange = shared::e2e::moto_ports(shared::e2e::SETUP_APP).await;
-    let p = PartnerId::parse(&shared::e2e::unique_partner("chat")).unwrap();
+async fn on_moto() -> World<DynamoStore, SecretsManagerTokens> {
+    let (store, secrets) = test_support::e2e::moto_ports(env!("CARGO_PKG_NAME")).await;
+    let arrange = test_support::e2e::moto_ports(test_support::e2e::SETUP_APP).await;
+    let p = PartnerId::parse(&test_support::e2e::unique_partner("chat")).unwrap();
     World::set_up(deps(store, secrets), Some(arrange), p, json!({})).await
 }
 
@@ -93,7 +87,7 @@ fn user(id: &str, first: &str, last: &str) -> Value {
            "company": "Acme", "role": "customer"})
 }
 
-impl<S: SettingsStore + RoomStore, T: TokenSecrets> World<S, T> {
+impl<S: Store + 'static, T: TokenSecrets + 'static> World<S, T> {
     async fn set_up(d: TestDeps<S, T>, arrange: Option<(S, T)>, partner: PartnerId, patch: Value) -> Self {
         let sim = start(SimConfig::default()).await.expect("simulator starts");
         let staff_room = sim.sim().add_room(RoomSpec { name: "Staff".into(), ..RoomSpec::default() });
@@ -171,8 +165,8 @@ impl<S: SettingsStore + RoomStore, T: TokenSecrets> World<S, T> {
         self.sim.sim().room(self.staff_room).unwrap().notifications
     }
 
-    fn access(&self) -> HipchatAccess {
-        HipchatAccess::new(self.base(), SecretString::from(TOKEN)).unwrap()
+    fn access(&self) -> ChatAccess {
+        ChatAccess::new(self.base(), SecretString::from(TOKEN)).unwrap()
     }
 
     async fn mapping(&self, user_id: &str) -> Option<RoomMapping> {
@@ -192,8 +186,8 @@ impl World {
 
 async fn send<S, T>(d: &TestDeps<S, T>, method: &str, path: &str, body: &str) -> (u16, Value)
 where
-    S: SettingsStore + RoomStore,
-    T: TokenSecrets,
+    S: Store + 'static,
+    T: TokenSecrets + 'static,
 {
     status_and_json(&handle(d, request(method, path, body)).await.unwrap())
 }
@@ -335,8 +329,8 @@ async fn invalid_bodies_name_every_field() {
 // ---------- chat requests: rooms ----------
 
 async fn a_new_user_gets_a_room_with_guest_access_and_the_staff_a_notification<
-    S: SettingsStore + RoomStore,
-    T: TokenSecrets,
+    S: Store + 'static,
+    T: TokenSecrets + 'static,
 >(
     w: World<S, T>,
 ) {
@@ -367,8 +361,8 @@ async fn a_new_user_gets_a_room_with_guest_access_and_the_staff_a_notification<
 }
 
 async fn a_repeat_request_reuses_the_room_with_two_hipchat_calls_and_one_read<
-    S: SettingsStore + RoomStore,
-    T: TokenSecrets,
+    S: Store + 'static,
+    T: TokenSecrets + 'static,
 >(
     w: World<S, T>,
 ) {
@@ -385,10 +379,10 @@ async fn a_repeat_request_reuses_the_room_with_two_hipchat_calls_and_one_read<
     assert_eq!(w.staff_notifications().len(), 2, "each click tells the staff");
 }
 
-async fn a_room_deleted_in_hipchat_is_created_anew<S: SettingsStore + RoomStore, T: TokenSecrets>(w: World<S, T>) {
+async fn a_room_deleted_in_hipchat_is_created_anew<S: Store + 'static, T: TokenSecrets + 'static>(w: World<S, T>) {
     let (_, first) = w.chat(user("u1", "Ada", "Lovelace")).await;
     let old = first["room"]["id"].as_u64().unwrap();
-    w.d.hipchat.delete_room(&w.access(), shared::ports::hipchat::RoomRef::Id(old)).await.unwrap();
+    w.d.chat.delete_room(&w.access(), shared::ports::chat::RoomRef::Id(old)).await.unwrap();
     let (status, again) = w.chat(user("u1", "Ada", "Lovelace")).await;
     assert_eq!(status, 201, "{again}");
     let new = again["room"]["id"].as_u64().unwrap();
@@ -400,7 +394,7 @@ async fn a_room_deleted_in_hipchat_is_created_anew<S: SettingsStore + RoomStore,
     assert_eq!((status, third["room"]["id"].as_u64()), (200, Some(new)));
 }
 
-async fn guest_access_turned_off_in_hipchat_is_turned_on_again<S: SettingsStore + RoomStore, T: TokenSecrets>(
+async fn guest_access_turned_off_in_hipchat_is_turned_on_again<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     let (_, first) = w.chat(user("u1", "Ada", "Lovelace")).await;
@@ -414,7 +408,7 @@ async fn guest_access_turned_off_in_hipchat_is_turned_on_again<S: SettingsStore 
         topic: room.topic.clone(),
         owner_id: room.owner_id,
     };
-    w.d.hipchat.update_room(&w.access(), id, &off).await.unwrap();
+    w.d.chat.update_room(&w.access(), id, &off).await.unwrap();
     assert!(w.sim.sim().room(id).unwrap().guest_access_url.is_none());
     let (status, again) = w.chat(user("u1", "Ada", "Lovelace")).await;
     assert_eq!(status, 200, "{again}");
@@ -426,7 +420,7 @@ async fn guest_access_turned_off_in_hipchat_is_turned_on_again<S: SettingsStore 
     assert_eq!(w.count(ep::ROOM_UPDATE), 2, "ours and the test's");
 }
 
-async fn two_users_with_the_same_name_get_distinct_rooms<S: SettingsStore + RoomStore, T: TokenSecrets>(
+async fn two_users_with_the_same_name_get_distinct_rooms<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     let (s1, a) = w.chat(user("u1", "Jane", "Doe")).await;
@@ -481,10 +475,7 @@ async fn german_partners_get_german_notifications() {
 
 // ---------- chat requests: concurrency and crashes ----------
 
-async fn fifty_concurrent_requests_for_one_user_make_exactly_one_room<
-    S: SettingsStore + RoomStore + 'static,
-    T: TokenSecrets + 'static,
->(
+async fn fifty_concurrent_requests_for_one_user_make_exactly_one_room<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     let path = w.path("chat/requests");
@@ -523,8 +514,8 @@ async fn fifty_concurrent_requests_for_one_user_make_exactly_one_room<
 }
 
 async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease_and_the_room_adopted<
-    S: SettingsStore + RoomStore,
-    T: TokenSecrets,
+    S: Store + 'static,
+    T: TokenSecrets + 'static,
 >(
     w: World<S, T>,
 ) {
@@ -547,7 +538,7 @@ async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease_and_the_room_adop
 
 // ---------- chat requests: HipChat failures ----------
 
-async fn a_500_on_create_is_a_503_and_the_retry_creates_one_room<S: SettingsStore + RoomStore, T: TokenSecrets>(
+async fn a_500_on_create_is_a_503_and_the_retry_creates_one_room<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     w.sim.sim().inject_fault(
@@ -563,7 +554,7 @@ async fn a_500_on_create_is_a_503_and_the_retry_creates_one_room<S: SettingsStor
     assert_eq!(w.user_rooms().len(), 1);
 }
 
-async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: SettingsStore + RoomStore, T: TokenSecrets>(
+async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     w.chat(user("u1", "Ada", "Lovelace")).await;
@@ -590,8 +581,8 @@ async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: SettingsStore +
 }
 
 async fn a_timeout_on_create_is_a_503_and_the_retry_adopts_the_room_hipchat_made<
-    S: SettingsStore + RoomStore,
-    T: TokenSecrets,
+    S: Store + 'static,
+    T: TokenSecrets + 'static,
 >(
     w: World<S, T>,
 ) {
@@ -612,7 +603,7 @@ async fn a_timeout_on_create_is_a_503_and_the_retry_adopts_the_room_hipchat_made
     assert_eq!(body["room"]["id"].as_u64(), Some(w.user_rooms()[0].id));
 }
 
-async fn a_rejected_token_is_409_marks_the_token_and_hides_the_button<S: SettingsStore + RoomStore, T: TokenSecrets>(
+async fn a_rejected_token_is_409_marks_the_token_and_hides_the_button<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     w.chat(user("u1", "Ada", "Lovelace")).await;
@@ -634,7 +625,7 @@ async fn a_rejected_token_is_409_marks_the_token_and_hides_the_button<S: Setting
     assert_eq!(status, 200, "{body}");
 }
 
-async fn a_failed_notification_still_answers_with_the_room<S: SettingsStore + RoomStore, T: TokenSecrets>(
+async fn a_failed_notification_still_answers_with_the_room<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     w.sim.sim().inject_fault(
@@ -647,7 +638,7 @@ async fn a_failed_notification_still_answers_with_the_room<S: SettingsStore + Ro
     assert_eq!(body["warnings"][0]["field"], "notification");
 
     // The notification room was deleted: the warning says to pick another.
-    w.d.hipchat.delete_room(&w.access(), shared::ports::hipchat::RoomRef::Id(w.staff_room)).await.unwrap();
+    w.d.chat.delete_room(&w.access(), shared::ports::chat::RoomRef::Id(w.staff_room)).await.unwrap();
     let (status, body) = w.chat(user("u1", "Ada", "Lovelace")).await;
     assert_eq!(status, 200, "{body}");
     let msg = body["warnings"][0]["message"].as_str().unwrap();
@@ -691,7 +682,7 @@ async fn every_chat_request_event_runs_through_the_handler() {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         let mut req = lambda_http::request::from_str(&text).unwrap();
         if !file.contains("bad-signature") {
-            shared::fakes::sign_request(&mut req, KEY, now().as_second());
+            test_support::sign_request(&mut req, KEY, now().as_second());
         }
         let (got, v) = status_and_json(&handle(&w.d, req).await.unwrap());
         assert_eq!(got, status, "{file}: {v}");

@@ -3,29 +3,23 @@
 //! connection check is produced for real.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use hipchat_sim::endpoints as ep;
 use hipchat_sim::{Fault, FaultAction, Limits, RoomSpec, RunningSim, SimConfig, TokenSpec, start};
 use jiff::Timestamp;
 use lambda_http::Request;
 use serde_json::{Value, json};
-use shared::adapters::hipchat::{HipchatClient, http_client_with};
-use shared::adapters::http::Authenticator;
 use shared::domain::partner::PartnerId;
 use shared::domain::settings::parse_settings;
 use shared::domain::token::TokenMeta;
-use shared::fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys, signed_request, store_settings, store_token};
 use shared::ports::{Precondition, SettingsStore};
+use test_support::{KEY, MemorySecrets, MemoryStore, NOW, TOKEN, Test, signed_request, store_settings, store_token};
 
 use super::*;
 
-const KEY: &str = "test-signing-key";
-const NOW: &str = "2026-11-25T10:00:00Z";
-const TOKEN: &str = "Zq8vLk3TtokenSECRETxy42";
 const GUIDE_SCOPES: [&str; 5] = ["view_room", "send_message", "manage_rooms", "send_notification", "view_group"];
 
-type TestDeps = Deps<MemoryStore, MemorySecrets, StaticKeys, FixedClock, HipchatClient>;
+type TestDeps = Deps<Test>;
 
 struct World {
     sim: RunningSim,
@@ -34,15 +28,8 @@ struct World {
 
 async fn world() -> World {
     let sim = start(SimConfig::default()).await.expect("simulator starts");
-    let http = http_client_with(Duration::from_secs(2), Duration::from_secs(3)).unwrap();
-    let d = Deps {
-        store: MemoryStore::default(),
-        secrets: MemorySecrets::default(),
-        auth: Authenticator::new(StaticKeys::new(&[KEY]), Duration::from_secs(300)),
-        clock: FixedClock::at(NOW),
-        hipchat: HipchatClient::new(http),
-        room_page_size: 3,
-    };
+    let mut d = test_support::deps(MemoryStore::default(), MemorySecrets::default());
+    d.room_page_size = 3;
     World { sim, d }
 }
 
@@ -66,7 +53,7 @@ impl World {
         let now: Timestamp = NOW.parse().unwrap();
         store_settings(&self.d.store, &p, &doc, now).await;
         if let Some(t) = token {
-            store_token(&self.d.store, &self.d.secrets, &p, t, now).await;
+            store_token(&self.d.store, self.d.tokens.inner(), &p, t, now).await;
         }
     }
 
@@ -75,7 +62,7 @@ impl World {
     }
 
     async fn send(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
-        shared::fakes::status_and_json(&handle(&self.d, request(method, path, body)).await.unwrap())
+        test_support::status_and_json(&handle(&self.d, request(method, path, body)).await.unwrap())
     }
 
     async fn check(&self, body: Value) -> Value {
@@ -468,7 +455,7 @@ async fn sample_events_give_the_documented_statuses() {
     let doc = json!({"active": true, "hipchat_url": w.base(), "notification_room_id": room});
     let now: Timestamp = NOW.parse().unwrap();
     store_settings(&w.d.store, &p, &doc, now).await;
-    store_token(&w.d.store, &w.d.secrets, &p, &w.token(TOKEN, &GUIDE_SCOPES), now).await;
+    store_token(&w.d.store, w.d.tokens.inner(), &p, &w.token(TOKEN, &GUIDE_SCOPES), now).await;
     let cases = [
         ("connection-check.stored.json", 200),
         ("connection-check.before-saving.json", 200),
@@ -482,9 +469,9 @@ async fn sample_events_give_the_documented_statuses() {
         let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
         let mut req = lambda_http::request::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         if !file.contains("bad-signature") {
-            shared::fakes::sign_request(&mut req, KEY, now.as_second());
+            test_support::sign_request(&mut req, KEY, now.as_second());
         }
-        let (status, body) = shared::fakes::status_and_json(&handle(&w.d, req).await.unwrap());
+        let (status, body) = test_support::status_and_json(&handle(&w.d, req).await.unwrap());
         assert_eq!(status, expected, "{file}: {body}");
         match file {
             "connection-check.stored.json" => assert_eq!(body["ok"], true, "{body}"),

@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::e2e::{Api, sim, stack_var, unique_partner};
+use test_support::e2e::{Api, sim, stack_var, unique_partner};
 
 fn codes(report: &Value) -> Vec<&str> {
     report["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect()

@@ -13,41 +13,36 @@ use jiff::Timestamp;
 use lambda_http::Request;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::adapters::dynamo::DynamoSettingsStore;
-use shared::adapters::hipchat::HipchatClient;
+use shared::adapters::dynamo::DynamoStore;
 use shared::adapters::secrets::SecretsManagerTokens;
 use shared::domain::partner::PartnerId;
-use shared::fakes::{
-    FixedClock, MemorySecrets, MemoryStore, StaticKeys, hipchat_deps, signed_request, status_and_json, store_settings,
-    store_token,
+use shared::ports::chat::ChatService;
+use shared::ports::chat::{ChatAccess, RoomRef};
+use shared::ports::{DeliveryClaim, DeliveryKey, SettingsStore, Store, TokenSecrets};
+use test_support::{
+    KEY, MemorySecrets, MemoryStore, NOW, TOKEN, Test, signed_request, status_and_json, store_settings, store_token,
 };
-use shared::ports::hipchat::{HipchatAccess, RoomRef};
-use shared::ports::{DeliveryClaim, DeliveryKey, DeliveryStore, SettingsStore, TokenSecrets};
 
 use super::*;
 
-const KEY: &str = "test-signing-key";
-const NOW: &str = "2026-11-25T10:00:00Z";
-const TOKEN: &str = "Ev3ntTokenSECRETvalue42";
-
-type TestDeps<S = MemoryStore, T = MemorySecrets> = Deps<S, T, StaticKeys, FixedClock, HipchatClient>;
+type TestDeps<S = MemoryStore, T = MemorySecrets> = Deps<Test<S, T>>;
 
 /// One partner's world: the simulator with a staff room and a token, the handler's ports, and
 /// the partner's settings (every notification on, login/logout for customers and partners).
-struct World<S = MemoryStore, T = MemorySecrets> {
+struct World<S: Store + 'static = MemoryStore, T: TokenSecrets + 'static = MemorySecrets> {
     sim: RunningSim,
     d: TestDeps<S, T>,
     staff_room: u64,
     partner: PartnerId,
     /// On moto: the ports the test itself stores and inspects with, under a caller name that
-    /// is no function's ([`shared::e2e::SETUP_APP`]), so the local stack's IAM policy check
+    /// is no function's ([`test_support::e2e::SETUP_APP`]), so the local stack's IAM policy check
     /// counts only the handler's own calls (`d`'s) as the function's. On the fakes: `None`,
     /// the test uses `d`'s ports.
     arrange: Option<(S, T)>,
 }
 
-fn deps<S, T: TokenSecrets>(store: S, secrets: T) -> TestDeps<S, T> {
-    hipchat_deps(store, secrets, KEY, NOW)
+fn deps<S: Store + 'static, T: TokenSecrets + 'static>(store: S, secrets: T) -> TestDeps<S, T> {
+    test_support::deps(store, secrets)
 }
 
 async fn world() -> World {
@@ -61,10 +56,10 @@ async fn world_with(patch: Value) -> World {
 }
 
 /// [`world`] on moto: the real DynamoDB and Secrets Manager adapters (needs the local stack).
-async fn on_moto() -> World<DynamoSettingsStore, SecretsManagerTokens> {
-    let (store, secrets) = shared::e2e::moto_ports(env!("CARGO_PKG_NAME")).await;
-    let arrange = shared::e2e::moto_ports(shared::e2e::SETUP_APP).await;
-    let p = PartnerId::parse(&shared::e2e::unique_partner("events")).unwrap();
+async fn on_moto() -> World<DynamoStore, SecretsManagerTokens> {
+    let (store, secrets) = test_support::e2e::moto_ports(env!("CARGO_PKG_NAME")).await;
+    let arrange = test_support::e2e::moto_ports(test_support::e2e::SETUP_APP).await;
+    let p = PartnerId::parse(&test_support::e2e::unique_partner("events")).unwrap();
     World::set_up(deps(store, secrets), Some(arrange), p, json!({})).await
 }
 
@@ -92,7 +87,7 @@ fn event(id: &str, kind: &str) -> Value {
 const TYPES: [&str; 6] =
     ["user.login", "user.logout", "comment.created", "issue.created", "issue.approved", "issue.disapproved"];
 
-impl<S: SettingsStore + DeliveryStore, T: TokenSecrets> World<S, T> {
+impl<S: Store + 'static, T: TokenSecrets + 'static> World<S, T> {
     async fn set_up(d: TestDeps<S, T>, arrange: Option<(S, T)>, partner: PartnerId, patch: Value) -> Self {
         let sim = start(SimConfig::default()).await.expect("simulator starts");
         let staff_room = sim.sim().add_room(RoomSpec { name: "Staff".into(), ..RoomSpec::default() });
@@ -157,8 +152,8 @@ impl<S: SettingsStore + DeliveryStore, T: TokenSecrets> World<S, T> {
         self.sim.sim().room(self.staff_room).unwrap().notifications
     }
 
-    fn access(&self) -> HipchatAccess {
-        HipchatAccess::new(self.sim.base_url(), SecretString::from(TOKEN)).unwrap()
+    fn access(&self) -> ChatAccess {
+        ChatAccess::new(self.sim.base_url(), SecretString::from(TOKEN)).unwrap()
     }
 }
 
@@ -170,8 +165,8 @@ impl World {
 
 async fn send<S, T>(d: &TestDeps<S, T>, path: &str, body: &str) -> (u16, Value)
 where
-    S: SettingsStore + DeliveryStore,
-    T: TokenSecrets,
+    S: Store + 'static,
+    T: TokenSecrets + 'static,
 {
     status_and_json(&handle(d, request("POST", path, body)).await.unwrap())
 }
@@ -186,7 +181,7 @@ fn fields(problem: &Value) -> Vec<&str> {
 
 // ---------- messages ----------
 
-async fn every_type_is_posted_with_its_text_colour_and_alert<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
+async fn every_type_is_posted_with_its_text_colour_and_alert<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     for (i, kind) in TYPES.iter().enumerate() {
@@ -289,19 +284,16 @@ async fn a_huge_excerpt_is_cut_and_the_message_stays_within_hipchats_limit() {
 
 // ---------- filtering ----------
 
-async fn each_filter_rule_skips_without_a_hipchat_call_or_a_record<
-    S: SettingsStore + DeliveryStore,
-    T: TokenSecrets,
->(
+async fn each_filter_rule_skips_without_a_hipchat_call_or_a_record<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
-    async fn skipped<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: &World<S, T>, e: &Value, reason: &str) {
+    async fn skipped<S: Store + 'static, T: TokenSecrets + 'static>(w: &World<S, T>, e: &Value, reason: &str) {
         let (status, body) = w.post(e).await;
         assert_eq!(status, 202, "{body}");
         assert_eq!((body["status"].as_str(), body["reason"].as_str()), (Some("skipped"), Some(reason)), "{e}");
         assert_eq!(body.get("room_id"), None);
     }
-    async fn sent<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: &World<S, T>, e: &Value) {
+    async fn sent<S: Store + 'static, T: TokenSecrets + 'static>(w: &World<S, T>, e: &Value) {
         let (status, body) = w.post(e).await;
         assert_eq!((status, body["status"].as_str()), (202, Some("sent")), "{e}: {body}");
     }
@@ -360,7 +352,7 @@ async fn a_partner_without_settings_is_skipped() {
 
 // ---------- idempotency ----------
 
-async fn a_repeated_event_is_a_duplicate_with_one_message<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
+async fn a_repeated_event_is_a_duplicate_with_one_message<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     let e = event("dup-1", "issue.created");
@@ -376,10 +368,7 @@ async fn a_repeated_event_is_a_duplicate_with_one_message<S: SettingsStore + Del
     assert_eq!(w.hipchat_calls(), 1);
 }
 
-async fn twenty_concurrent_posts_of_one_event_send_one_message<
-    S: SettingsStore + DeliveryStore + 'static,
-    T: TokenSecrets + 'static,
->(
+async fn twenty_concurrent_posts_of_one_event_send_one_message<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     let path = w.path();
@@ -402,10 +391,7 @@ async fn twenty_concurrent_posts_of_one_event_send_one_message<
     assert_eq!(sim.sim().counters().count(ep::ROOM_NOTIFICATION), 1);
 }
 
-async fn a_failed_send_releases_the_event_so_the_retry_delivers_it<
-    S: SettingsStore + DeliveryStore,
-    T: TokenSecrets,
->(
+async fn a_failed_send_releases_the_event_so_the_retry_delivers_it<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     w.sim.sim().inject_fault(
@@ -423,7 +409,7 @@ async fn a_failed_send_releases_the_event_so_the_retry_delivers_it<
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
-async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
+async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     let store = w.store();
@@ -458,7 +444,7 @@ async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: SettingsStore 
 }
 
 /// A record past its TTL that DynamoDB has not removed yet does not block a new delivery.
-async fn an_expired_record_counts_as_gone<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: World<S, T>) {
+async fn an_expired_record_counts_as_gone<S: Store + 'static, T: TokenSecrets + 'static>(w: World<S, T>) {
     let store = w.store();
     let long_ago = now() - jiff::SignedDuration::from_hours(24 * 8);
     let lease = jiff::SignedDuration::from_secs(20);
@@ -477,7 +463,7 @@ async fn an_expired_record_counts_as_gone<S: SettingsStore + DeliveryStore, T: T
 
 // ---------- delivery failures ----------
 
-async fn a_short_429_is_waited_for_and_retried_once<S: SettingsStore + DeliveryStore, T: TokenSecrets>(w: World<S, T>) {
+async fn a_short_429_is_waited_for_and_retried_once<S: Store + 'static, T: TokenSecrets + 'static>(w: World<S, T>) {
     w.sim.sim().inject_fault(
         Fault::new(FaultAction::Status {
             status: 429,
@@ -492,7 +478,7 @@ async fn a_short_429_is_waited_for_and_retried_once<S: SettingsStore + DeliveryS
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
-async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
+async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     w.sim.sim().inject_fault(
@@ -516,7 +502,7 @@ async fn a_429_with_a_distant_reset_is_a_503_with_retry_after<S: SettingsStore +
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
-async fn a_dropped_connection_is_a_503_and_the_retry_delivers<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
+async fn a_dropped_connection_is_a_503_and_the_retry_delivers<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
     w.sim.sim().inject_fault(Fault::new(FaultAction::Drop).on(ep::ROOM_NOTIFICATION));
@@ -527,9 +513,7 @@ async fn a_dropped_connection_is_a_503_and_the_retry_delivers<S: SettingsStore +
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
-async fn a_rejected_token_is_409_and_marks_the_token<S: SettingsStore + DeliveryStore, T: TokenSecrets>(
-    w: World<S, T>,
-) {
+async fn a_rejected_token_is_409_and_marks_the_token<S: Store + 'static, T: TokenSecrets + 'static>(w: World<S, T>) {
     assert!(w.sim.sim().revoke_token(TOKEN));
     let e = event("rej-1", "issue.created");
     let (status, p) = w.post(&e).await;
@@ -545,13 +529,10 @@ async fn a_rejected_token_is_409_and_marks_the_token<S: SettingsStore + Delivery
     assert_eq!(w.post(&e).await.1["status"], "sent");
 }
 
-async fn a_deleted_notification_room_is_409_telling_to_pick_another<
-    S: SettingsStore + DeliveryStore,
-    T: TokenSecrets,
->(
+async fn a_deleted_notification_room_is_409_telling_to_pick_another<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
-    w.d.hipchat.delete_room(&w.access(), RoomRef::Id(w.staff_room)).await.unwrap();
+    w.d.chat.delete_room(&w.access(), RoomRef::Id(w.staff_room)).await.unwrap();
     let (status, p) = w.post(&event("gone-1", "issue.created")).await;
     assert_eq!((status, p["type"].as_str()), (409, Some("/problems/notification-room-gone")), "{p}");
     let detail = p["detail"].as_str().unwrap();
@@ -583,7 +564,7 @@ async fn no_notification_room_or_token_is_a_409_before_any_hipchat_call() {
 /// minute. Every event is delivered or answered 503 with `Retry-After`; re-posted after that
 /// time, the rest are delivered: 40 messages, one per event.
 async fn a_burst_of_forty_against_flood_control_loses_and_doubles_nothing<
-    S: SettingsStore + DeliveryStore + 'static,
+    S: Store + 'static,
     T: TokenSecrets + 'static,
 >(
     w: World<S, T>,
@@ -733,7 +714,7 @@ async fn every_event_notification_sample_runs_through_the_handler() {
         let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let mut req = lambda_http::request::from_str(&text).unwrap();
         if !file.contains("bad-signature") {
-            shared::fakes::sign_request(&mut req, KEY, now().as_second());
+            test_support::sign_request(&mut req, KEY, now().as_second());
         }
         let (got, v) = status_and_json(&handle(&w.d, req).await.unwrap());
         assert_eq!(got, status, "{file}: {v}");

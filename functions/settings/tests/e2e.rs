@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::json;
-use shared::e2e::{Api, unique_partner};
+use test_support::e2e::{Api, unique_partner};
 
 fn partner() -> String {
     unique_partner("e2e")

@@ -11,19 +11,15 @@ use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use shared::adapters::hipchat::HipchatClient;
 use shared::domain::partner::PartnerId;
-use shared::fakes::{FixedClock, LogBuffer, MemorySecrets, MemoryStore, hipchat_deps, store_settings, store_token};
-use shared::ports::SettingsStore;
-use shared::ports::TokenSecrets as _;
+use shared::ports::{SettingsStore, Store, TokenSecrets};
+use test_support::{LogBuffer, MemorySecrets, MemoryStore, TOKEN, Test, store_settings, store_token};
 
 use super::*;
 
-const TOKEN: &str = "RemindMeTokenValue0042";
-
-struct World<S = MemoryStore, T = MemorySecrets> {
+struct World<S: Store + 'static = MemoryStore, T: TokenSecrets + 'static = MemorySecrets> {
     sim: RunningSim,
-    d: Deps<S, T, FixedClock, HipchatClient>,
+    d: Deps<Test<S, T>>,
     staff_room: u64,
     partner: PartnerId,
     issued_on: Date,
@@ -40,15 +36,14 @@ async fn world(issued_on: Date, language: &str) -> World {
     let doc = json!({"active": true, "hipchat_url": w.sim.base_url(), "notification_room_id": staff_room, "language": language});
     let at = w.at_day(issued_on);
     store_settings(&w.d.store, &w.partner, &doc, at).await;
-    store_token(&w.d.store, &w.d.secrets, &w.partner, TOKEN, at).await;
+    store_token(&w.d.store, w.d.tokens.inner(), &w.partner, TOKEN, at).await;
     w
 }
 
 /// Deps on `store` and `secrets` with the real HipChat client (short timeouts) and a clock the
 /// test sets.
-fn deps<S, T>(store: S, secrets: T) -> Deps<S, T, FixedClock, HipchatClient> {
-    let hipchat = hipchat_deps((), MemorySecrets::default(), "unused", "2026-11-25T06:00:00Z").hipchat;
-    Deps { store, secrets, clock: FixedClock::at("2026-11-25T06:00:00Z"), hipchat, config: ReminderConfig::default() }
+fn deps<S: Store + 'static, T: TokenSecrets + 'static>(store: S, secrets: T) -> Deps<Test<S, T>> {
+    test_support::deps_at(store, secrets, "2026-11-25T06:00:00Z")
 }
 
 /// 06:00 UTC on `day`, when the schedule runs.
@@ -64,7 +59,7 @@ fn scheduled() -> LambdaEvent<EventBridgeEvent<Value>> {
     LambdaEvent::new(serde_json::from_str(&text).unwrap(), Context::default())
 }
 
-impl<S: SettingsStore + TokenIndex + DeliveryStore, T: TokenSecrets> World<S, T> {
+impl<S: Store + 'static, T: TokenSecrets + 'static> World<S, T> {
     fn at_day(&self, day: Date) -> Timestamp {
         at_day(day)
     }
@@ -159,7 +154,7 @@ async fn a_replaced_token_starts_a_fresh_series() {
     let day = *w.d.clock.0.lock().unwrap();
     w.sim.sim().create_token(TokenSpec { token: Some("ReplacementToken0099".into()), ..TokenSpec::default() });
     let issued = shared::domain::token::today(day).checked_sub(340.days()).unwrap();
-    w.d.secrets.put(&w.partner, &secrecy::SecretString::from("ReplacementToken0099")).await.unwrap();
+    w.d.tokens.inner().put(&w.partner, &secrecy::SecretString::from("ReplacementToken0099")).await.unwrap();
     let meta = shared::domain::token::TokenMeta::new(&secrecy::SecretString::from("ReplacementToken0099"), issued);
     w.d.store.set_token(&w.partner, &meta, day).await.unwrap();
     let s = handle(&w.d, scheduled()).await.unwrap();
@@ -192,7 +187,7 @@ async fn missing_scopes_are_recorded_and_a_failed_send_is_retried_next_run() {
         scopes: Some(vec!["send_notification".into()]),
         ..TokenSpec::default()
     });
-    store_token(&w.d.store, &w.d.secrets, &w.partner, "NarrowTokenValue1234", w.at_day(w.issued_on)).await;
+    store_token(&w.d.store, w.d.tokens.inner(), &w.partner, "NarrowTokenValue1234", w.at_day(w.issued_on)).await;
     w.sim.sim().inject_fault(
         hipchat_sim::Fault::new(hipchat_sim::FaultAction::Status {
             status: 500,
@@ -279,16 +274,16 @@ impl aws_sdk_dynamodb::config::Intercept for Counting {
 #[tokio::test]
 #[ignore = "needs the local stack (make test)"]
 async fn two_thousand_partners_ten_near_expiry_on_moto() {
-    use shared::adapters::dynamo::DynamoSettingsStore;
-    use shared::e2e::{stack_var, unique_partner};
+    use shared::adapters::dynamo::DynamoStore;
+    use test_support::e2e::{stack_var, unique_partner};
     let counter = Arc::new(DynamoCounter::default());
     let sdk = shared::adapters::aws::load_sdk_config(env!("CARGO_PKG_NAME")).await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(Counting(counter.clone())).build();
-    let store = DynamoSettingsStore::new(aws_sdk_dynamodb::Client::from_conf(conf), stack_var("TABLE_NAME"));
-    let (_, secrets) = shared::e2e::moto_ports(env!("CARGO_PKG_NAME")).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), stack_var("TABLE_NAME"));
+    let (_, secrets) = test_support::e2e::moto_ports(env!("CARGO_PKG_NAME")).await;
     // The partners are stored (and removed) under another caller name than the function's, so
     // that the local stack's IAM policy check counts only the run's calls as the function's.
-    let (setup_store, setup_secrets) = shared::e2e::moto_ports(shared::e2e::SETUP_APP).await;
+    let (setup_store, setup_secrets) = test_support::e2e::moto_ports(test_support::e2e::SETUP_APP).await;
 
     let sim = start(SimConfig::default()).await.expect("simulator starts");
     let room = sim.sim().add_room(RoomSpec { name: "Staff".into(), ..RoomSpec::default() });

@@ -171,7 +171,7 @@ async fn batch_pause(attempt: u32, what: &'static str) -> Result<(), PortError> 
 
 /// [`SettingsStore`] and [`RoomStore`] on a DynamoDB table.
 #[derive(Debug, Clone)]
-pub struct DynamoSettingsStore {
+pub struct DynamoStore {
     client: Client,
     table: String,
 }
@@ -186,7 +186,7 @@ fn decode(item: HashMap<String, AttributeValue>) -> Result<StoredSettings, PortE
         .map_err(|e| PortError::Internal { what: "decoding the settings item", source: Box::new(e) })
 }
 
-impl DynamoSettingsStore {
+impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
@@ -250,7 +250,7 @@ impl DynamoSettingsStore {
     }
 }
 
-impl SettingsStore for DynamoSettingsStore {
+impl SettingsStore for DynamoStore {
     async fn get(&self, partner: &PartnerId) -> Result<Option<StoredSettings>, PortError> {
         self.get_consistent(Self::key(partner), "DynamoDB GetItem (settings)").await?.map(decode).transpose()
     }
@@ -444,7 +444,7 @@ impl SettingsStore for DynamoSettingsStore {
     }
 }
 
-impl RoomStore for DynamoSettingsStore {
+impl RoomStore for DynamoStore {
     async fn chat_context(&self, partner: &PartnerId, user_id: &str) -> Result<ChatContext, PortError> {
         let room_sk = format!("{ROOM_SK_PREFIX}{user_id}");
         let mut pending = Some(
@@ -562,7 +562,7 @@ impl RoomStore for DynamoSettingsStore {
     }
 }
 
-impl DeliveryStore for DynamoSettingsStore {
+impl DeliveryStore for DynamoStore {
     async fn claim_delivery(
         &self,
         partner: &PartnerId,
@@ -647,7 +647,7 @@ impl DeliveryStore for DynamoSettingsStore {
     }
 }
 
-impl DynamoSettingsStore {
+impl DynamoStore {
     /// Every settings item of a query on a token index (all pages).
     async fn query_token_index(
         &self,
@@ -688,7 +688,7 @@ impl DynamoSettingsStore {
     }
 }
 
-impl TokenIndex for DynamoSettingsStore {
+impl TokenIndex for DynamoStore {
     async fn tokens_expiring(
         &self,
         from: jiff::civil::Date,

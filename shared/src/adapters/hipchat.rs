@@ -1,16 +1,20 @@
-//! The HipChat v2 client on `reqwest` (`../shared/reference/hipchat-api-v2.md`).
+//! The HipChat v2 client on `reqwest`: the chat port for HipChat (the API facts it relies on
+//! are in docs/hipchat-api.md).
 //!
-//! - One `reqwest::Client`, built once in `main` by [`http_client`], with connect and total
-//!   timeouts and no redirects (a redirect is not how the v2 API answers).
+//! - One `reqwest::Client` per function, built on first use by [`http_client`] (the settings
+//!   function never builds it), with connect and total timeouts and no redirects (a redirect
+//!   is not how the v2 API answers).
 //! - The token goes in `Authorization: Bearer` (marked sensitive), never in a query string;
 //!   the one call with the token in its path (`GET /v2/oauth/token/{token}`) is sent with
 //!   errors stripped of their URL, and nothing here logs a URL.
 //! - A 429 is retried once when its reset is within a small budget (default 2 s); HipChat
 //!   answers 429 before doing anything, so this is safe even for a create. Nothing else is
 //!   retried: a create that timed out may have happened.
-//! - Every failure becomes one [`HipchatError`].
+//! - Every failure becomes one [`ChatError`].
 
-use std::error::Error as _;
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -21,8 +25,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::domain::scopes::parse_scope_list;
-use crate::ports::hipchat::{
-    Capabilities, Hipchat, HipchatAccess, HipchatError, LimitKind, ListRooms, NewRoom, Notification, Probe, Room,
+use crate::ports::chat::{
+    Capabilities, ChatAccess, ChatError, ChatService, LimitKind, ListRooms, NewRoom, Notification, Probe, Room,
     RoomPage, RoomRef, RoomSummary, RoomUpdate, TokenInfo, Unreachable,
 };
 
@@ -34,6 +38,7 @@ pub const RETRY_BUDGET: Duration = Duration::from_secs(2);
 /// The one HTTP client of a function, with the given timeouts.
 pub fn http_client_with(connect: Duration, total: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .dns_resolver(Arc::new(Resolver))
         .tls_backend_preconfigured(super::tls::hipchat_tls_config())
         .connect_timeout(connect)
         .timeout(total)
@@ -47,46 +52,94 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
     http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
 }
 
-/// [`Hipchat`] over HTTP.
-#[derive(Debug, Clone)]
+/// The system resolver (`getaddrinfo`, as reqwest's default), except that names under the
+/// reserved `.invalid` domain fail at once without a lookup (RFC 6761 §6.4). Its failures are
+/// [`DnsFailure`]s, which [`transport_error`] recognises by type.
+struct Resolver;
+
+/// A host name that did not resolve.
+#[derive(Debug, thiserror::Error)]
+#[error("the host name does not resolve")]
+struct DnsFailure(#[source] Option<std::io::Error>);
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        Box::pin(async move {
+            if host == "invalid" || host.ends_with(".invalid") {
+                return Err(Box::new(DnsFailure(None)) as BoxError);
+            }
+            match tokio::net::lookup_host((host.as_str(), 0)).await {
+                Ok(addrs) => Ok(Box::new(addrs.collect::<Vec<SocketAddr>>().into_iter()) as reqwest::dns::Addrs),
+                Err(e) => Err(Box::new(DnsFailure(Some(e))) as BoxError),
+            }
+        })
+    }
+}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// [`ChatService`] over HTTP.
+#[derive(Debug, Clone, Default)]
 pub struct HipchatClient {
-    http: reqwest::Client,
+    /// Built on first use (see [`HipchatClient::lazy`]) or given (tests pick timeouts).
+    http: OnceLock<reqwest::Client>,
     retry_budget: Duration,
 }
 
 impl HipchatClient {
     pub fn new(http: reqwest::Client) -> Self {
-        Self { http, retry_budget: RETRY_BUDGET }
+        Self { http: OnceLock::from(http), retry_budget: RETRY_BUDGET }
+    }
+
+    /// A client whose HTTP client (and TLS configuration) is built by the first call, so that
+    /// a function that never calls HipChat never pays for it at cold start.
+    pub fn lazy() -> Self {
+        Self { http: OnceLock::new(), retry_budget: RETRY_BUDGET }
     }
 
     pub fn with_retry_budget(self, retry_budget: Duration) -> Self {
         Self { retry_budget, ..self }
     }
 
-    fn request(&self, access: &HipchatAccess, method: Method, segments: &[&str]) -> RequestBuilder {
+    /// The HTTP client, built now if it was not yet. Building fails only when the TLS
+    /// configuration cannot be made, which is a bug, not HipChat's fault.
+    fn http(&self) -> Result<&reqwest::Client, ChatError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let built = http_client().map_err(|e| {
+            tracing::error!(error = %e, "the HTTP client for HipChat could not be built");
+            ChatError::Unreachable { kind: Unreachable::Connection, detail: format!("no HTTP client: {e}") }
+        })?;
+        Ok(self.http.get_or_init(|| built))
+    }
+
+    fn request(&self, access: &ChatAccess, method: Method, segments: &[&str]) -> Result<RequestBuilder, ChatError> {
         self.request_with_query(access, method, segments, &[])
     }
 
     fn request_with_query(
         &self,
-        access: &HipchatAccess,
+        access: &ChatAccess,
         method: Method,
         segments: &[&str],
         query: &[(&str, &str)],
-    ) -> RequestBuilder {
-        let mut url = access.api_url(segments);
+    ) -> Result<RequestBuilder, ChatError> {
+        let mut url = api_url(access, segments);
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        self.http
+        Ok(self
+            .http()?
             .request(method, url)
             .bearer_auth(access.token().expose_secret())
-            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json"))
     }
 
     /// Sends, retrying one 429 whose reset is within the budget; `Ok` only for 2xx.
     /// `call` names the endpoint in logs (never the URL: one holds the token).
-    async fn send(&self, call: &'static str, req: RequestBuilder) -> Result<Response, HipchatError> {
+    async fn send(&self, call: &'static str, req: RequestBuilder) -> Result<Response, ChatError> {
         let retry = req.try_clone();
         let resp = req.send().await.map_err(|e| {
             let e = transport_error(e);
@@ -113,19 +166,19 @@ impl HipchatClient {
                 let resp = retry.send().await.map_err(transport_error)?;
                 if resp.status() == StatusCode::TOO_MANY_REQUESTS {
                     let (kind, reset_at) = limit_of(&resp);
-                    return Err(HipchatError::RateLimited { kind, reset_at });
+                    return Err(ChatError::RateLimited { kind, reset_at });
                 }
                 check(resp).await
             }
-            _ => Err(HipchatError::RateLimited { kind, reset_at }),
+            _ => Err(ChatError::RateLimited { kind, reset_at }),
         }
     }
 
-    async fn send_json<T: DeserializeOwned>(&self, call: &'static str, req: RequestBuilder) -> Result<T, HipchatError> {
+    async fn send_json<T: DeserializeOwned>(&self, call: &'static str, req: RequestBuilder) -> Result<T, ChatError> {
         let resp = self.send(call, req).await?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(transport_error)?;
-        serde_json::from_slice(&bytes).map_err(|e| HipchatError::NotHipchat {
+        serde_json::from_slice(&bytes).map_err(|e| ChatError::NotHipchat {
             status,
             detail: format!("the answer is not the JSON the HipChat v2 API sends ({e})"),
         })
@@ -160,8 +213,8 @@ struct ErrorDetail {
     field: Option<String>,
 }
 
-/// `Ok(resp)` for 2xx; anything else read into a [`HipchatError`].
-async fn check(resp: Response) -> Result<Response, HipchatError> {
+/// `Ok(resp)` for 2xx; anything else read into a [`ChatError`].
+async fn check(resp: Response) -> Result<Response, ChatError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
@@ -170,7 +223,7 @@ async fn check(resp: Response) -> Result<Response, HipchatError> {
         let to = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("?");
         // Only scheme and host of the target: a redirect may carry a query.
         let to = url::Url::parse(to).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| "elsewhere".into());
-        return Err(HipchatError::NotHipchat {
+        return Err(ChatError::NotHipchat {
             status: status.as_u16(),
             detail: format!("it redirects to {to}; use that address as the HipChat URL"),
         });
@@ -180,56 +233,85 @@ async fn check(resp: Response) -> Result<Response, HipchatError> {
     Err(classify_status(status.as_u16(), body))
 }
 
-fn classify_status(status: u16, body: Option<ErrorDetail>) -> HipchatError {
+fn classify_status(status: u16, body: Option<ErrorDetail>) -> ChatError {
     let Some(err) = body else {
         return if status >= 500 {
-            HipchatError::Server { status }
+            ChatError::Server { status }
         } else {
-            HipchatError::NotHipchat { status, detail: format!("it answered {status} without a HipChat error body") }
+            ChatError::NotHipchat { status, detail: format!("it answered {status} without a HipChat error body") }
         };
     };
     let message = err.message;
     match status {
-        401 => HipchatError::TokenRejected,
-        403 => HipchatError::MissingScopes { scopes: parse_scope_list(&message) },
-        404 if message.starts_with("Room ") && message.ends_with("not found") => HipchatError::RoomNotFound,
-        400 if message.contains("Another room exists with that name") => HipchatError::NameTaken,
-        400 => HipchatError::Validation { field: err.field, message },
-        s if s >= 500 => HipchatError::Server { status },
-        _ => HipchatError::Refused { status, message },
+        401 => ChatError::TokenRejected,
+        403 => ChatError::MissingScopes { scopes: parse_scope_list(&message) },
+        404 if message.starts_with("Room ") && message.ends_with("not found") => ChatError::RoomNotFound,
+        400 if message.contains("Another room exists with that name") => ChatError::NameTaken,
+        400 => ChatError::Validation { field: err.field, message },
+        s if s >= 500 => ChatError::Server { status },
+        _ => ChatError::Refused { status, message },
     }
 }
 
-/// A transport failure, classified, with the URL (which may hold a token) removed.
-fn transport_error(e: reqwest::Error) -> HipchatError {
+/// `<base>/v2/<segments…>`, each segment percent-encoded (a room name with a space becomes
+/// `%20`, `#` becomes `%23`, `/` becomes `%2F`).
+pub fn api_url(access: &ChatAccess, segments: &[&str]) -> url::Url {
+    let mut url = access.base().clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().push("v2").extend(segments);
+    }
+    url
+}
+
+/// A transport failure, classified by the types in its source chain (not by its text, which
+/// a reqwest, hyper or rustls upgrade may reword), with the URL (which may hold a token)
+/// removed.
+fn transport_error(e: reqwest::Error) -> ChatError {
     let e = e.without_url();
-    let mut text = e.to_string();
-    let mut refused = false;
+    let kind = transport_kind(&e);
+    let mut detail = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    ChatError::Unreachable { kind, detail }
+}
+
+fn transport_kind(e: &reqwest::Error) -> Unreachable {
+    if e.is_timeout() {
+        return Unreachable::Timeout;
+    }
+    // Each error of the chain, and what an `io::Error` wraps (its `source` skips that; TLS
+    // failures come as an `io::Error` in an `io::Error` around the `rustls::Error`).
+    let mut chain: Vec<&(dyn StdError + 'static)> = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let mut layer = Some(s);
+        while let Some(l) = layer {
+            chain.push(l);
+            layer =
+                l.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|i| i as &(dyn StdError + 'static));
         }
         source = s.source();
     }
-    let lower = text.to_ascii_lowercase();
-    let kind = if e.is_timeout() || lower.contains("timed out") {
-        Unreachable::Timeout
-    } else if lower.contains("dns error") || lower.contains("failed to lookup address") || lower.contains("resolve") {
+    let io_kind = |k: std::io::ErrorKind| {
+        chain.iter().any(|s| s.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == k))
+    };
+    if e.is_dns() || chain.iter().any(|s| s.is::<DnsFailure>()) {
         Unreachable::Dns
-    } else if refused || lower.contains("connection refused") {
+    } else if io_kind(std::io::ErrorKind::TimedOut) {
+        Unreachable::Timeout
+    } else if io_kind(std::io::ErrorKind::ConnectionRefused) {
         Unreachable::Refused
-    } else if ["tls", "certificate", "handshake", "corrupt message", "invalidcontenttype", "alert"]
-        .iter()
-        .any(|k| lower.contains(k))
-    {
+    } else if chain.iter().any(|s| s.is::<rustls::Error>()) {
         Unreachable::Tls
     } else {
         Unreachable::Connection
-    };
-    HipchatError::Unreachable { kind, detail: text }
+    }
 }
 
 #[derive(Deserialize)]
@@ -316,12 +398,18 @@ fn public(privacy: Option<String>) -> String {
     privacy.unwrap_or_else(|| "public".into())
 }
 
-impl Hipchat for HipchatClient {
-    async fn capabilities(&self, access: &HipchatAccess) -> Result<Capabilities, HipchatError> {
-        let req = self.http.get(access.api_url(&["capabilities"])).header(reqwest::header::ACCEPT, "application/json");
+impl ChatService for HipchatClient {
+    /// The staff's web client page of the room (where HipChat's own "go to room" links lead).
+    fn room_web_url(&self, access: &ChatAccess, room_id: u64) -> String {
+        format!("{}/chat/room/{room_id}", access.base_url().trim_end_matches('/'))
+    }
+
+    async fn capabilities(&self, access: &ChatAccess) -> Result<Capabilities, ChatError> {
+        let req =
+            self.http()?.get(api_url(access, &["capabilities"])).header(reqwest::header::ACCEPT, "application/json");
         let raw: RawCapabilities = self.send_json("GET /v2/capabilities", req).await?;
         if !raw.capabilities.is_object() {
-            return Err(HipchatError::NotHipchat {
+            return Err(ChatError::NotHipchat {
                 status: 200,
                 detail: "/v2/capabilities has no capabilities object".into(),
             });
@@ -329,13 +417,13 @@ impl Hipchat for HipchatClient {
         Ok(Capabilities { name: raw.name, api_url: raw.links.and_then(|l| l.api) })
     }
 
-    async fn token_info(&self, access: &HipchatAccess) -> Result<TokenInfo, HipchatError> {
-        let req = self.request(access, Method::GET, &["oauth", "token", access.token().expose_secret()]);
+    async fn token_info(&self, access: &ChatAccess) -> Result<TokenInfo, ChatError> {
+        let req = self.request(access, Method::GET, &["oauth", "token", access.token().expose_secret()])?;
         let raw: RawTokenInfo = self.send_json("GET /v2/oauth/token/{token}", req).await?;
         Ok(TokenInfo { scopes: raw.scopes, owner_id: raw.owner.map(|o| o.id), expires_in: raw.expires_in })
     }
 
-    async fn auth_test(&self, access: &HipchatAccess, probe: Probe) -> Result<(), HipchatError> {
+    async fn auth_test(&self, access: &ChatAccess, probe: Probe) -> Result<(), ChatError> {
         let (method, segments): (Method, Vec<String>) = match probe {
             Probe::ListRooms => (Method::GET, vec!["room".into()]),
             Probe::CreateRoom => (Method::POST, vec!["room".into()]),
@@ -343,14 +431,14 @@ impl Hipchat for HipchatClient {
             Probe::SendMessage(id) => (Method::POST, vec!["room".into(), id.to_string(), "message".into()]),
         };
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let mut req = self.request_with_query(access, method.clone(), &segments, &[("auth_test", "true")]);
+        let mut req = self.request_with_query(access, method.clone(), &segments, &[("auth_test", "true")])?;
         if method == Method::POST {
             req = req.json(&json!({}));
         }
         self.send("auth_test", req).await.map(drop)
     }
 
-    async fn list_rooms(&self, access: &HipchatAccess, page: &ListRooms) -> Result<RoomPage, HipchatError> {
+    async fn list_rooms(&self, access: &ChatAccess, page: &ListRooms) -> Result<RoomPage, ChatError> {
         let (start, max) = (page.start_index.to_string(), page.max_results.min(1000).to_string());
         let query = [
             ("start-index", start.as_str()),
@@ -358,7 +446,7 @@ impl Hipchat for HipchatClient {
             ("include-private", if page.include_private { "true" } else { "false" }),
             ("include-archived", if page.include_archived { "true" } else { "false" }),
         ];
-        let req = self.request_with_query(access, Method::GET, &["room"], &query);
+        let req = self.request_with_query(access, Method::GET, &["room"], &query)?;
         let raw: RawPage = self.send_json("GET /v2/room", req).await?;
         Ok(RoomPage {
             items: raw
@@ -372,10 +460,10 @@ impl Hipchat for HipchatClient {
         })
     }
 
-    async fn get_room(&self, access: &HipchatAccess, room: RoomRef<'_>) -> Result<Room, HipchatError> {
+    async fn get_room(&self, access: &ChatAccess, room: RoomRef<'_>) -> Result<Room, ChatError> {
         let name = room.to_string();
         let raw: RawRoom =
-            self.send_json("GET /v2/room/{id}", self.request(access, Method::GET, &["room", &name])).await?;
+            self.send_json("GET /v2/room/{id}", self.request(access, Method::GET, &["room", &name])?).await?;
         Ok(Room {
             id: raw.id,
             name: raw.name,
@@ -388,13 +476,13 @@ impl Hipchat for HipchatClient {
         })
     }
 
-    async fn create_room(&self, access: &HipchatAccess, room: &NewRoom) -> Result<u64, HipchatError> {
+    async fn create_room(&self, access: &ChatAccess, room: &NewRoom) -> Result<u64, ChatError> {
         let raw: RawCreated =
-            self.send_json("POST /v2/room", self.request(access, Method::POST, &["room"]).json(room)).await?;
+            self.send_json("POST /v2/room", self.request(access, Method::POST, &["room"])?.json(room)).await?;
         Ok(raw.id)
     }
 
-    async fn update_room(&self, access: &HipchatAccess, id: u64, update: &RoomUpdate) -> Result<(), HipchatError> {
+    async fn update_room(&self, access: &ChatAccess, id: u64, update: &RoomUpdate) -> Result<(), ChatError> {
         let body = json!({
             "name": update.name,
             "privacy": update.privacy,
@@ -404,22 +492,22 @@ impl Hipchat for HipchatClient {
             "owner": {"id": update.owner_id},
         });
         let id = id.to_string();
-        self.send("PUT /v2/room/{id}", self.request(access, Method::PUT, &["room", &id]).json(&body)).await.map(drop)
+        self.send("PUT /v2/room/{id}", self.request(access, Method::PUT, &["room", &id])?.json(&body)).await.map(drop)
     }
 
-    async fn delete_room(&self, access: &HipchatAccess, room: RoomRef<'_>) -> Result<(), HipchatError> {
+    async fn delete_room(&self, access: &ChatAccess, room: RoomRef<'_>) -> Result<(), ChatError> {
         let name = room.to_string();
-        self.send("DELETE /v2/room/{id}", self.request(access, Method::DELETE, &["room", &name])).await.map(drop)
+        self.send("DELETE /v2/room/{id}", self.request(access, Method::DELETE, &["room", &name])?).await.map(drop)
     }
 
     async fn send_notification(
         &self,
-        access: &HipchatAccess,
+        access: &ChatAccess,
         room: RoomRef<'_>,
         notification: &Notification,
-    ) -> Result<(), HipchatError> {
+    ) -> Result<(), ChatError> {
         let name = room.to_string();
-        let req = self.request(access, Method::POST, &["room", &name, "notification"]).json(notification);
+        let req = self.request(access, Method::POST, &["room", &name, "notification"])?.json(notification);
         self.send("POST /v2/room/{id}/notification", req).await.map(drop)
     }
 }
@@ -434,23 +522,23 @@ mod tests {
 
     #[test]
     fn hipchat_error_bodies_are_classified() {
-        assert_eq!(classify_status(401, detail("Invalid OAuth session")), HipchatError::TokenRejected);
+        assert_eq!(classify_status(401, detail("Invalid OAuth session")), ChatError::TokenRejected);
         assert_eq!(
             classify_status(403, detail("This action requires one of the following scopes: [u'manage_rooms']")),
-            HipchatError::MissingScopes { scopes: vec!["manage_rooms".into()] }
+            ChatError::MissingScopes { scopes: vec!["manage_rooms".into()] }
         );
-        assert_eq!(classify_status(404, detail("Room 'banana stand' not found")), HipchatError::RoomNotFound);
-        assert_eq!(classify_status(404, detail("Room not found")), HipchatError::RoomNotFound);
-        assert_eq!(classify_status(400, detail("Another room exists with that name.")), HipchatError::NameTaken);
-        assert!(matches!(classify_status(400, detail("bad")), HipchatError::Validation { .. }));
-        assert_eq!(classify_status(503, detail("down")), HipchatError::Server { status: 503 });
-        assert!(matches!(classify_status(405, detail("nope")), HipchatError::Refused { status: 405, .. }));
+        assert_eq!(classify_status(404, detail("Room 'banana stand' not found")), ChatError::RoomNotFound);
+        assert_eq!(classify_status(404, detail("Room not found")), ChatError::RoomNotFound);
+        assert_eq!(classify_status(400, detail("Another room exists with that name.")), ChatError::NameTaken);
+        assert!(matches!(classify_status(400, detail("bad")), ChatError::Validation { .. }));
+        assert_eq!(classify_status(503, detail("down")), ChatError::Server { status: 503 });
+        assert!(matches!(classify_status(405, detail("nope")), ChatError::Refused { status: 405, .. }));
     }
 
     #[test]
     fn answers_without_a_hipchat_body_are_not_hipchat_unless_5xx() {
-        assert!(matches!(classify_status(404, None), HipchatError::NotHipchat { status: 404, .. }));
-        assert!(matches!(classify_status(401, None), HipchatError::NotHipchat { status: 401, .. }));
-        assert_eq!(classify_status(502, None), HipchatError::Server { status: 502 });
+        assert!(matches!(classify_status(404, None), ChatError::NotHipchat { status: 404, .. }));
+        assert!(matches!(classify_status(401, None), ChatError::NotHipchat { status: 401, .. }));
+        assert_eq!(classify_status(502, None), ChatError::Server { status: 502 });
     }
 }

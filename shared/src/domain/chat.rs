@@ -12,8 +12,10 @@
 //! never right after a zero-width joiner. Texts are plain: HTML characters stay as they are
 //! (HipChat shows room names and topics as text; escaping is the job of whoever renders HTML).
 
-use super::settings::ROOM_NAME_MAX;
-use super::user::{PortalUser, Role};
+use super::settings::{ROOM_NAME_MAX, Settings};
+use super::token::TokenMeta;
+use super::user::{PortalUser, Role, parse_user};
+use super::validation::{FieldError, ObjectReader};
 
 /// HipChat room topics are 0–250 characters.
 pub const TOPIC_MAX: usize = 250;
@@ -183,6 +185,58 @@ fn in_address(c: char) -> bool {
 /// [`GUEST_NAME_MAX`] (50) chars (shortened with `…`).
 pub fn guest_name(user: &PortalUser) -> String {
     shorten(&full_name(user), GUEST_NAME_MAX)
+}
+
+/// Why the chat button is hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hidden {
+    /// No settings are stored for the partner.
+    NotConfigured,
+    Inactive,
+    ButtonOff,
+    TokenMissing,
+    /// HipChat answered 401 for the stored token: a click could not work.
+    TokenRejected,
+}
+
+/// What the button needs: active settings with the button on, a URL and a token HipChat has
+/// not rejected; the URL and the token when it is shown. (A token past its estimated
+/// `expires_on` is still tried: HipChat's answer is the truth, and a 401 marks it rejected.)
+pub fn button<'a>(
+    settings: Option<&'a Settings>,
+    token: Option<&'a TokenMeta>,
+) -> Result<(&'a str, &'a TokenMeta), Hidden> {
+    let s = settings.ok_or(Hidden::NotConfigured)?;
+    let url = s.hipchat_url.as_deref().filter(|_| s.active).ok_or(Hidden::Inactive)?;
+    if !s.chat.show_button {
+        return Err(Hidden::ButtonOff);
+    }
+    let token = token.ok_or(Hidden::TokenMissing)?;
+    if token.rejected {
+        return Err(Hidden::TokenRejected);
+    }
+    Ok((url, token))
+}
+
+/// `{"user": {...}}`, the body of a chat request.
+pub fn parse_chat_request(body: &serde_json::Value) -> Result<PortalUser, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let user = ObjectReader::new(body, "", &mut errors).and_then(|mut r| {
+        let user = match r.get("user") {
+            Some(v) => parse_user(v, "user", &mut errors),
+            None => {
+                errors.push(FieldError::new("user", "is required"));
+                None
+            }
+        };
+        r.finish(&mut errors);
+        user
+    });
+    match user {
+        Some(u) if errors.is_empty() => Ok(u),
+        _ => Err(errors),
+    }
 }
 
 #[cfg(test)]

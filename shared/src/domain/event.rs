@@ -6,6 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::chat::{clean_text, shorten};
+use super::messages::Color;
+use super::settings::{LoginLogout, Settings};
+use super::user::Role;
 use super::user::{PortalUser, has_visible, parse_user, read_id};
 use super::validation::{FieldError, ObjectReader, kind};
 
@@ -297,10 +300,62 @@ fn check_approved(v: &Value, event_type: Option<EventType>, errors: &mut Vec<Fie
     errors.push(FieldError::new("approved", message));
 }
 
+/// Why an event was not posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// No settings are stored for the partner.
+    NotConfigured,
+    /// The integration is switched off.
+    Inactive,
+    /// The notification for this event type is switched off.
+    NotificationOff,
+    /// The actor is not a user the setting notifies about (only customers, or customers and
+    /// partners for login/logout).
+    ActorNotNotified,
+}
+
+/// Whether the settings want this event posted.
+pub fn skip_reason(settings: Option<&Settings>, event: &Event) -> Option<SkipReason> {
+    let Some(s) = settings else { return Some(SkipReason::NotConfigured) };
+    if !s.active || s.hipchat_url.is_none() {
+        return Some(SkipReason::Inactive);
+    }
+    let n = &s.notifications;
+    let customer = event.actor.role == Role::Customer;
+    let (on, actor_wanted) = match event.kind {
+        EventType::UserLogin | EventType::UserLogout => match n.login_logout {
+            LoginLogout::Off => (false, false),
+            LoginLogout::Customers => (true, customer),
+            LoginLogout::CustomersAndPartners => (true, true),
+        },
+        EventType::CommentCreated => (n.comment_created, customer),
+        EventType::IssueCreated => (n.issue_created, customer),
+        EventType::IssueApproved | EventType::IssueDisapproved => (n.issue_approval, customer),
+    };
+    if !on {
+        Some(SkipReason::NotificationOff)
+    } else if !actor_wanted {
+        Some(SkipReason::ActorNotNotified)
+    } else {
+        None
+    }
+}
+
+/// The notification's colour and whether it alerts the room: approvals green, disapprovals
+/// red, logins and logouts gray and silent, the rest yellow.
+pub fn style(kind: EventType) -> (Color, bool) {
+    match kind {
+        EventType::UserLogin | EventType::UserLogout => (Color::Gray, false),
+        EventType::IssueApproved => (Color::Green, true),
+        EventType::IssueDisapproved => (Color::Red, true),
+        EventType::CommentCreated | EventType::IssueCreated => (Color::Yellow, true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::user::Role;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -768,5 +823,105 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+    use crate::domain::settings::LoginLogout;
+    use serde_json::json;
+
+    fn event(kind: &str, role: &str) -> Event {
+        parse_event(&json!({
+            "id": "e1",
+            "type": kind,
+            "occurred_at": "2026-11-25T10:00:00Z",
+            "actor": {"id": "u1", "first_name": "Jane", "last_name": "Doe", "email": "jane@acme.example", "role": role},
+            "issue": {"id": 17, "title": "Printer broken"},
+            "comment": {"id": "c1", "excerpt": "It smokes."}
+        }))
+        .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn stored(f: impl FnOnce(&mut Settings)) -> Settings {
+        let mut s = Settings::inactive();
+        s.active = true;
+        s.hipchat_url = Some("https://hipchat.example.com".into());
+        s.notifications.login_logout = LoginLogout::CustomersAndPartners;
+        s.notifications.comment_created = true;
+        s.notifications.issue_created = true;
+        s.notifications.issue_approval = true;
+        f(&mut s);
+        s
+    }
+
+    const TYPES: [&str; 6] =
+        ["user.login", "user.logout", "comment.created", "issue.created", "issue.approved", "issue.disapproved"];
+
+    #[test]
+    fn everything_on_lets_customer_events_through() {
+        for t in TYPES {
+            assert_eq!(skip_reason(Some(&stored(|_| {})), &event(t, "customer")), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn no_settings_or_inactive_skips_everything() {
+        for t in TYPES {
+            let e = event(t, "customer");
+            assert_eq!(skip_reason(None, &e), Some(SkipReason::NotConfigured));
+            assert_eq!(skip_reason(Some(&stored(|s| s.active = false)), &e), Some(SkipReason::Inactive));
+            assert_eq!(skip_reason(Some(&stored(|s| s.hipchat_url = None)), &e), Some(SkipReason::Inactive));
+        }
+    }
+
+    #[test]
+    fn each_switch_turns_its_events_off() {
+        let off = |t: &str, f: fn(&mut Settings)| skip_reason(Some(&stored(f)), &event(t, "customer"));
+        for t in ["user.login", "user.logout"] {
+            assert_eq!(off(t, |s| s.notifications.login_logout = LoginLogout::Off), Some(SkipReason::NotificationOff));
+            assert_eq!(off(t, |s| s.notifications.comment_created = false), None);
+        }
+        assert_eq!(
+            off("comment.created", |s| s.notifications.comment_created = false),
+            Some(SkipReason::NotificationOff)
+        );
+        assert_eq!(off("issue.created", |s| s.notifications.issue_created = false), Some(SkipReason::NotificationOff));
+        for t in ["issue.approved", "issue.disapproved"] {
+            assert_eq!(off(t, |s| s.notifications.issue_approval = false), Some(SkipReason::NotificationOff));
+            assert_eq!(off(t, |s| s.notifications.issue_created = false), None);
+        }
+    }
+
+    #[test]
+    fn login_logout_for_customers_only_skips_partners_and_admins() {
+        let only_customers = stored(|s| s.notifications.login_logout = LoginLogout::Customers);
+        for t in ["user.login", "user.logout"] {
+            assert_eq!(skip_reason(Some(&only_customers), &event(t, "customer")), None);
+            for role in ["partner", "admin"] {
+                assert_eq!(skip_reason(Some(&only_customers), &event(t, role)), Some(SkipReason::ActorNotNotified));
+                assert_eq!(skip_reason(Some(&stored(|_| {})), &event(t, role)), None, "customers_and_partners");
+            }
+        }
+    }
+
+    #[test]
+    fn comment_issue_and_approval_events_notify_about_customers_only() {
+        for t in ["comment.created", "issue.created", "issue.approved", "issue.disapproved"] {
+            for role in ["partner", "admin"] {
+                assert_eq!(skip_reason(Some(&stored(|_| {})), &event(t, role)), Some(SkipReason::ActorNotNotified));
+            }
+        }
+    }
+
+    #[test]
+    fn colours_and_alerts() {
+        assert_eq!(style(EventType::UserLogin), (Color::Gray, false));
+        assert_eq!(style(EventType::UserLogout), (Color::Gray, false));
+        assert_eq!(style(EventType::IssueApproved), (Color::Green, true));
+        assert_eq!(style(EventType::IssueDisapproved), (Color::Red, true));
+        assert_eq!(style(EventType::CommentCreated), (Color::Yellow, true));
+        assert_eq!(style(EventType::IssueCreated), (Color::Yellow, true));
     }
 }

@@ -17,12 +17,25 @@ use std::sync::LazyLock;
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use serde::Serialize;
 use unic_langid::LanguageIdentifier;
 
 use super::chat::{full_name, shorten};
 use super::event::{EVENT_ID_MAX, Event, EventType};
 use super::settings::{Language, ROOM_NAME_MAX};
 use super::user::{EMAIL_MAX, NAME_MAX, PortalUser, Role};
+
+/// A notification's colour in the room (HipChat's six).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    Yellow,
+    Green,
+    Red,
+    Purple,
+    Gray,
+    Random,
+}
 
 /// HipChat's limit for a notification's `message`, in characters.
 pub const NOTIFICATION_MAX: usize = 10_000;

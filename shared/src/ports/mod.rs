@@ -1,9 +1,12 @@
-//! The small traits the services need. Adapters implement them for AWS; the `fakes`
-//! feature implements them in memory for handler tests.
+//! The small traits the services need. Adapters implement them for AWS (and the chat port for
+//! HipChat); the dev-only `test-support` crate implements them in memory for handler tests.
+//!
+//! Everything kept under a partner's key is one table, so one store implements the four
+//! storage ports; [`Store`] names them together.
 
 use std::future::Future;
 
-pub mod hipchat;
+pub mod chat;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -267,6 +270,12 @@ pub trait DeliveryStore: Send + Sync {
         claim_id: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// Everything kept under a partner's key: settings with token metadata, the token indexes,
+/// room mappings and delivery records (one DynamoDB table in production).
+pub trait Store: SettingsStore + TokenIndex + RoomStore + DeliveryStore {}
+
+impl<T: SettingsStore + TokenIndex + RoomStore + DeliveryStore> Store for T {}
 
 /// Where the partner's HipChat token lives (Secrets Manager in production).
 pub trait TokenSecrets: Send + Sync {

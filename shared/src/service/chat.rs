@@ -17,24 +17,22 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::domain::chat;
+use crate::app::{Deps, Wiring};
+use crate::domain::chat::{self, Hidden, button};
 use crate::domain::messages;
 use crate::domain::partner::PartnerId;
 use crate::domain::service_hours;
 use crate::domain::settings::{ButtonPosition, Settings};
 use crate::domain::token::TokenMeta;
-use crate::domain::user::{PortalUser, parse_user};
-use crate::domain::validation::{FieldError, ObjectReader, Warning};
+use crate::domain::user::PortalUser;
+use crate::domain::validation::Warning;
 use crate::error::AppError;
-use crate::ports::hipchat::{
-    Color, Hipchat, HipchatAccess, HipchatError, MessageFormat, NewRoom, Notification, Privacy, Room, RoomRef,
-    RoomUpdate,
+use crate::ports::chat::{
+    ChatAccess, ChatError, ChatService, Color, MessageFormat, NewRoom, Notification, Privacy, Room, RoomRef, RoomUpdate,
 };
-use crate::ports::{Clock, MappedRoom, RoomMapping, RoomStore, SettingsStore, StoredSettings, TokenSecrets};
-use crate::service::hipchat::{Ports, access, failure};
-use crate::service::wait::{self, Poll};
+use crate::ports::{Clock, MappedRoom, RoomMapping, RoomStore, SettingsStore};
+use crate::service::lease::{Claim, Lease, Step};
 
 /// How long a claim on a user's mapping holds: longer than creating a room can take with the
 /// HipChat client's timeouts (6 s per call, a create and a read, one short 429 wait).
@@ -45,48 +43,23 @@ pub const WAIT_MAX: Duration = Duration::from_secs(12);
 /// Room names tried for one user: `<name>`, `<name> (2)`, … `<name> (10)`.
 pub const MAX_NAME_ATTEMPTS: u32 = 10;
 
-/// Why the chat button is hidden.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Hidden {
-    /// No settings are stored for the partner.
-    NotConfigured,
-    Inactive,
-    ButtonOff,
-    TokenMissing,
-    /// HipChat answered 401 for the stored token: a click could not work.
-    TokenRejected,
-}
+const ROOM_LEASE: Lease = Lease {
+    duration: LEASE,
+    wait_max: WAIT_MAX,
+    busy_detail: "Another request is still setting up this user's room; please retry shortly.",
+};
 
-impl Hidden {
-    fn into_error(self) -> AppError {
-        match self {
-            Hidden::NotConfigured => {
-                AppError::ChatDisabled("The HipChat integration is not set up for this partner.".into())
-            }
-            Hidden::Inactive => AppError::ChatDisabled("The HipChat integration is switched off.".into()),
-            Hidden::ButtonOff => AppError::ChatDisabled("The chat button is switched off in the settings.".into()),
-            Hidden::TokenMissing => AppError::TokenMissing,
-            Hidden::TokenRejected => AppError::TokenRejected,
+/// The problem a click on a hidden button gets.
+fn hidden_problem(hidden: Hidden) -> AppError {
+    match hidden {
+        Hidden::NotConfigured => {
+            AppError::ChatDisabled("The HipChat integration is not set up for this partner.".into())
         }
+        Hidden::Inactive => AppError::ChatDisabled("The HipChat integration is switched off.".into()),
+        Hidden::ButtonOff => AppError::ChatDisabled("The chat button is switched off in the settings.".into()),
+        Hidden::TokenMissing => AppError::TokenMissing,
+        Hidden::TokenRejected => AppError::TokenRejected,
     }
-}
-
-/// What the button needs: active settings with the button on, a URL and a token HipChat has
-/// not rejected. (A token past its estimated `expires_on` is still tried: HipChat's answer is
-/// the truth, and a 401 marks it rejected.)
-fn button(stored: Option<&StoredSettings>) -> Result<(&Settings, &str, &TokenMeta), Hidden> {
-    let stored = stored.ok_or(Hidden::NotConfigured)?;
-    let s = &stored.settings;
-    let url = s.hipchat_url.as_deref().filter(|_| s.active).ok_or(Hidden::Inactive)?;
-    if !s.chat.show_button {
-        return Err(Hidden::ButtonOff);
-    }
-    let token = stored.token.as_ref().ok_or(Hidden::TokenMissing)?;
-    if token.rejected {
-        return Err(Hidden::TokenRejected);
-    }
-    Ok((s, url, token))
 }
 
 /// `GET /chat/availability`.
@@ -106,33 +79,13 @@ pub struct AvailabilityView {
     pub reason: Option<Hidden>,
 }
 
-/// `?at=<RFC 3339 instant>`; a `+` in the offset that arrived as a space (form encoding) is
-/// accepted. Any other parameter is refused.
-pub fn parse_availability_query(query: Option<&str>) -> Result<Option<Timestamp>, AppError> {
-    let mut errors = Vec::new();
-    let mut at = None;
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        match key.as_ref() {
-            "at" => match value.parse::<Timestamp>().or_else(|e| value.replace(' ', "+").parse().map_err(|_| e)) {
-                Ok(t) => at = Some(t),
-                Err(_) => errors.push(FieldError::new(
-                    "at",
-                    "must be an RFC 3339 instant with an offset, e.g. 2026-12-01T09:30:00+01:00 or 2026-12-01T08:30:00Z",
-                )),
-            },
-            other => errors.push(FieldError::new(other.to_owned(), "is not a known parameter (at)")),
-        }
-    }
-    if errors.is_empty() { Ok(at) } else { Err(AppError::Validation(errors)) }
-}
-
 /// Availability from the stored settings at `at`, computed on every call (changes apply at once).
-pub async fn availability(
-    store: &impl SettingsStore,
+pub async fn availability<W: Wiring>(
+    deps: &Deps<W>,
     partner: &PartnerId,
     at: Timestamp,
 ) -> Result<AvailabilityView, AppError> {
-    let stored = store.get(partner).await?;
+    let stored = deps.store.get(partner).await?;
     let chat = stored.as_ref().map(|s| s.settings.chat.clone()).unwrap_or_else(|| Settings::inactive().chat);
     let mut view = AvailabilityView {
         show_button: false,
@@ -143,7 +96,7 @@ pub async fn availability(
         next_change_at: None,
         reason: None,
     };
-    match button(stored.as_ref()) {
+    match button(stored.as_ref().map(|s| &s.settings), stored.as_ref().and_then(|s| s.token.as_ref())) {
         Ok(_) => {
             let a = service_hours::availability(&chat.service_hours, at);
             view.show_button = true;
@@ -153,26 +106,6 @@ pub async fn availability(
         Err(hidden) => view.reason = Some(hidden),
     }
     Ok(view)
-}
-
-/// `{"user": {...}}`.
-pub fn parse_chat_request(body: &Value) -> Result<PortalUser, AppError> {
-    let mut errors = Vec::new();
-    let user = ObjectReader::new(body, "", &mut errors).and_then(|mut r| {
-        let user = match r.get("user") {
-            Some(v) => parse_user(v, "user", &mut errors),
-            None => {
-                errors.push(FieldError::new("user", "is required"));
-                None
-            }
-        };
-        r.finish(&mut errors);
-        user
-    });
-    match user {
-        Some(u) if errors.is_empty() => Ok(u),
-        _ => Err(AppError::Validation(errors)),
-    }
 }
 
 /// The answer to a chat request.
@@ -197,36 +130,31 @@ pub struct RoomView {
 
 /// `POST /chat/requests`: refuses without a HipChat call when the chat is disabled, has no
 /// token or is closed; else finds or creates the user's room and notifies the staff.
-pub async fn request_chat<R, T, H, C>(
-    ports: &Ports<'_, R, T, H, C>,
+pub async fn request_chat<W: Wiring>(
+    deps: &Deps<W>,
     partner: &PartnerId,
     user: &PortalUser,
-) -> Result<ChatAnswer, AppError>
-where
-    R: RoomStore + SettingsStore,
-    T: TokenSecrets,
-    H: Hipchat,
-    C: Clock,
-{
-    let now = ports.clock.now();
-    let ctx = ports.store.chat_context(partner, &user.id).await?;
-    let (settings, url, meta) = button(ctx.settings.as_ref()).map_err(Hidden::into_error)?;
+) -> Result<ChatAnswer, AppError> {
+    let now = deps.clock.now();
+    let ctx = deps.store.chat_context(partner, &user.id).await?;
+    let stored = ctx.settings.as_ref();
+    let (url, meta) =
+        button(stored.map(|s| &s.settings), stored.and_then(|s| s.token.as_ref())).map_err(hidden_problem)?;
+    let settings = stored.map(|s| &s.settings).ok_or_else(|| AppError::internal("settings vanished"))?;
     let hours = service_hours::availability(&settings.chat.service_hours, now);
     if !hours.available {
         return Err(AppError::ChatClosed { next_open_at: hours.next_change_at });
     }
-    let token = ports.tokens.get(partner, meta, now).await?.ok_or(AppError::TokenMissing)?;
     let flow = RoomFlow {
-        ports,
+        deps,
         partner,
         user,
-        access: access(url, token)?,
+        access: deps.chat_access(partner, url, meta).await?,
         prefix: settings.room_name_prefix.clone().unwrap_or_else(|| messages::room_prefix(settings.language)),
     };
-    let fail = |e: HipchatError| flow.fail(e, meta, url);
     let resolved = match flow.resolve(ctx.room).await {
         Ok(r) => r,
-        Err(FlowError::Hipchat(e)) => return Err(fail(e).await),
+        Err(FlowError::Chat(e)) => return Err(deps.chat_failure(partner, meta, e, url).await),
         Err(FlowError::App(e)) => return Err(e),
     };
     let mut warnings = Vec::new();
@@ -260,13 +188,13 @@ struct Resolved {
 }
 
 enum FlowError {
-    Hipchat(HipchatError),
+    Chat(ChatError),
     App(AppError),
 }
 
-impl From<HipchatError> for FlowError {
-    fn from(e: HipchatError) -> Self {
-        FlowError::Hipchat(e)
+impl From<ChatError> for FlowError {
+    fn from(e: ChatError) -> Self {
+        FlowError::Chat(e)
     }
 }
 
@@ -276,70 +204,81 @@ impl From<crate::ports::PortError> for FlowError {
     }
 }
 
-struct RoomFlow<'a, R, T, H, C> {
-    ports: &'a Ports<'a, R, T, H, C>,
+struct RoomFlow<'a, W: Wiring> {
+    deps: &'a Deps<W>,
     partner: &'a PartnerId,
     user: &'a PortalUser,
-    access: HipchatAccess,
+    access: ChatAccess,
     prefix: String,
 }
 
-impl<R, T, H, C> RoomFlow<'_, R, T, H, C>
-where
-    R: RoomStore + SettingsStore,
-    T: TokenSecrets,
-    H: Hipchat,
-    C: Clock,
-{
+impl<W: Wiring> RoomFlow<'_, W> {
     /// Reuses, waits for or creates the user's room (see the module documentation).
-    async fn resolve(&self, mut mapping: Option<RoomMapping>) -> Result<Resolved, FlowError> {
-        let mut poll = Poll::new(WAIT_MAX);
+    async fn resolve(&self, mapping: Option<RoomMapping>) -> Result<Resolved, FlowError> {
+        let store = &self.deps.store;
+        let mut attempts = ROOM_LEASE.attempts(&self.deps.clock);
+        // The mapping read with the settings; after that, each attempt reads it again.
+        let mut known = Some(mapping);
         let mut waited = false;
-        loop {
-            let now = self.ports.clock.now();
+        let claim = loop {
+            let (now, lease_until) = (attempts.now, attempts.lease_until);
+            let mapping = match known.take() {
+                Some(m) => m,
+                None => {
+                    waited = true;
+                    store.room(self.partner, &self.user.id).await?
+                }
+            };
             let mut replacing = None;
-            match mapping {
+            let step = match mapping {
                 Some(RoomMapping::Ready(m)) => {
                     // Made by the request we waited for: answer with its result.
                     if waited && let Some(guest_url) = m.guest_url {
                         let (id, name) = (m.room_id, m.room_name);
-                        return Ok(Resolved { id, name, guest_url, created: false, coalesced: true });
-                    }
-                    match self.reuse(m.room_id).await? {
-                        Some(r) => return Ok(r),
-                        None => replacing = Some(m.room_id),
+                        Some(Step::Done(Resolved { id, name, guest_url, created: false, coalesced: true }))
+                    } else {
+                        match self.reuse(m.room_id).await? {
+                            Some(r) => Some(Step::Done(r)),
+                            None => {
+                                replacing = Some(m.room_id);
+                                None
+                            }
+                        }
                     }
                 }
                 Some(RoomMapping::Pending { lease_until, .. }) if lease_until >= now => {
-                    if !poll.wait().await {
-                        return Err(FlowError::App(busy(lease_until, now)));
-                    }
-                    waited = true;
-                    mapping = self.ports.store.room(self.partner, &self.user.id).await?;
-                    continue;
+                    Some(Step::Held { lease_until })
                 }
-                Some(RoomMapping::Pending { .. }) | None => {}
+                Some(RoomMapping::Pending { .. }) | None => None,
+            };
+            let step = match step {
+                Some(step) => step,
+                // Lost: another request claimed or finished the mapping meanwhile; read it and go on.
+                None => match store
+                    .claim_room(self.partner, &self.user.id, attempts.claim_id(), lease_until, replacing, now)
+                    .await?
+                {
+                    true => Step::Claimed,
+                    false => Step::Lost,
+                },
+            };
+            if let Some(end) = attempts.next(step).await {
+                break end;
             }
-            let claim_id = format!("{:016x}", fastrand::u64(..));
-            let lease_until = now + LEASE;
-            if self.ports.store.claim_room(self.partner, &self.user.id, &claim_id, lease_until, replacing, now).await? {
-                return self.create(&claim_id).await;
-            }
-            // Another request claimed or finished the mapping meanwhile: read it and go on.
-            if poll.expired() {
-                return Err(FlowError::App(busy(lease_until, now)));
-            }
-            waited = true;
-            mapping = self.ports.store.room(self.partner, &self.user.id).await?;
+        };
+        match claim {
+            Claim::Ours(claim_id) => self.create(&claim_id).await,
+            Claim::Done(r) => Ok(r),
+            Claim::Held { lease_until, now } => Err(FlowError::App(ROOM_LEASE.busy(lease_until, now))),
         }
     }
 
     /// The mapped room, if it still exists, with guest access on.
     async fn reuse(&self, room_id: u64) -> Result<Option<Resolved>, FlowError> {
-        let hipchat = self.ports.hipchat;
+        let hipchat = &self.deps.chat;
         match hipchat.get_room(&self.access, RoomRef::Id(room_id)).await {
             Ok(room) => Ok(Some(self.ready(room, false).await?)),
-            Err(HipchatError::RoomNotFound) => {
+            Err(ChatError::RoomNotFound) => {
                 tracing::info!(room_id, "the user's room was deleted in HipChat; creating it anew");
                 Ok(None)
             }
@@ -356,13 +295,13 @@ where
             Ok(r) => {
                 let mapped =
                     MappedRoom { room_id: r.id, room_name: r.name.clone(), guest_url: Some(r.guest_url.clone()) };
-                let stored = self.ports.store.store_room(self.partner, &self.user.id, claim_id, &mapped).await?;
+                let stored = self.deps.store.store_room(self.partner, &self.user.id, claim_id, &mapped).await?;
                 if !stored {
                     tracing::warn!(room_id = r.id, "the room claim's lease ended before the room was stored");
                 }
             }
             Err(_) => {
-                if let Err(e) = self.ports.store.release_room(self.partner, &self.user.id, claim_id).await {
+                if let Err(e) = self.deps.store.release_room(self.partner, &self.user.id, claim_id).await {
                     tracing::warn!(error = %crate::error::chain(&e), "could not release the room claim; it ends with its lease");
                 }
             }
@@ -371,7 +310,7 @@ where
     }
 
     async fn create_room(&self) -> Result<Resolved, FlowError> {
-        let hipchat = self.ports.hipchat;
+        let hipchat = &self.deps.chat;
         let topic = chat::room_topic(self.user);
         for attempt in 1..=MAX_NAME_ATTEMPTS {
             let name = chat::room_name(&self.prefix, self.user, attempt);
@@ -387,13 +326,13 @@ where
                     tracing::info!(room_id = id, attempt, "created the user's room");
                     return self.ready(room, true).await;
                 }
-                Err(HipchatError::NameTaken) => match hipchat.get_room(&self.access, RoomRef::Name(&name)).await {
+                Err(ChatError::NameTaken) => match hipchat.get_room(&self.access, RoomRef::Name(&name)).await {
                     Ok(room) if chat::topic_belongs_to(&room.topic, self.user) => {
                         tracing::info!(room_id = room.id, "adopted the user's room found by its name and topic");
                         return self.ready(room, false).await;
                     }
                     // Another user's room (or one whose name differs only in case): next name.
-                    Ok(_) | Err(HipchatError::RoomNotFound) => continue,
+                    Ok(_) | Err(ChatError::RoomNotFound) => continue,
                     Err(e) => return Err(e.into()),
                 },
                 Err(e) => return Err(e.into()),
@@ -415,7 +354,7 @@ where
         {
             return Ok(resolved(room, url));
         }
-        let hipchat = self.ports.hipchat;
+        let hipchat = &self.deps.chat;
         let owner_id = room
             .owner_id
             .ok_or_else(|| bad_answer("HipChat did not name the room's owner, so guest access cannot be turned on."))?;
@@ -454,7 +393,7 @@ where
             ));
             return false;
         };
-        let room_url = format!("{}/chat/room/{}", self.access.base_url().trim_end_matches('/'), room.id);
+        let room_url = self.deps.chat.room_web_url(&self.access, room.id);
         let notification = Notification {
             message: messages::chat_request_html(settings.language, &self.prefix, self.user, &room.name, &room_url),
             message_format: MessageFormat::Html,
@@ -462,19 +401,19 @@ where
             notify: true,
             from: None,
         };
-        match self.ports.hipchat.send_notification(&self.access, RoomRef::Id(target), &notification).await {
+        match self.deps.chat.send_notification(&self.access, RoomRef::Id(target), &notification).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(notification_room_id = target, error = %e, "could not post the chat request notification");
                 let why = match &e {
-                    HipchatError::RoomNotFound => format!(
+                    ChatError::RoomNotFound => format!(
                         "The notification room ({target}) no longer exists in HipChat; pick another one in Settings → HipChat."
                     ),
-                    HipchatError::RateLimited { .. } => {
+                    ChatError::RateLimited { .. } => {
                         "HipChat's rate limit or flood control held the notification back.".to_owned()
                     }
-                    HipchatError::TokenRejected => {
-                        self.token_rejected(meta).await;
+                    ChatError::TokenRejected => {
+                        self.deps.token_rejected(self.partner, meta).await;
                         "HipChat rejected the token.".to_owned()
                     }
                     _ => "HipChat did not accept the notification.".to_owned(),
@@ -487,27 +426,9 @@ where
             }
         }
     }
-
-    /// The problem for a HipChat failure; a rejected token is dropped from the cache and
-    /// recorded as rejected.
-    async fn fail(&self, e: HipchatError, meta: &TokenMeta, url: &str) -> AppError {
-        if matches!(e, HipchatError::TokenRejected) {
-            self.token_rejected(meta).await;
-        }
-        failure(e, url)
-    }
-
-    async fn token_rejected(&self, meta: &TokenMeta) {
-        self.ports.token_rejected(self.partner, meta).await;
-    }
 }
 
 /// 502: HipChat's answer does not let us go on.
 fn bad_answer(detail: impl Into<String>) -> FlowError {
     FlowError::App(AppError::HipchatUnavailable { status: 502, retry_after: None, detail: detail.into() })
-}
-
-/// 503 while another request holds the user's claim.
-fn busy(lease_until: Timestamp, now: Timestamp) -> AppError {
-    wait::busy(lease_until, now, LEASE, "Another request is still setting up this user's room; please retry shortly.")
 }

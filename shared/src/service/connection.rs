@@ -10,17 +10,17 @@
 use jiff::Timestamp;
 use secrecy::SecretString;
 use serde::Serialize;
-use serde_json::Value;
 
+use crate::app::{Deps, Wiring};
+use crate::domain::connection::CheckRequest;
 use crate::domain::hipchat_url::normalize;
 use crate::domain::partner::PartnerId;
 use crate::domain::scopes;
 use crate::domain::token::{TokenCheck, TokenMeta, clean_token};
-use crate::domain::validation::{FieldError, ObjectReader};
 use crate::error::AppError;
-use crate::ports::hipchat::{Hipchat, HipchatAccess, HipchatError, Probe, RoomRef, Unreachable};
-use crate::ports::{SettingsStore, TokenSecrets};
-use crate::service::hipchat::{note_rejected, required_scopes_text};
+use crate::ports::chat::{ChatAccess, ChatError, ChatService, Probe, RoomRef, Unreachable};
+use crate::ports::{Clock, SettingsStore};
+use crate::service::access::required_scopes_text;
 
 /// How much a problem matters: a `warning` was fixed for the partner (we trimmed or
 /// normalised), an `error` stops the integration from working. `ok` means no errors.
@@ -70,23 +70,6 @@ fn problem(
     CheckProblem { code, severity, message: message.into(), hint: hint.into() }
 }
 
-/// The optional body: `{"hipchat_url"?, "token"?}` to check before saving.
-struct CheckRequest {
-    hipchat_url: Option<String>,
-    token: Option<String>,
-}
-
-fn parse_request(body: &Value) -> Result<CheckRequest, AppError> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    let Some(mut r) = ObjectReader::new(body, "", &mut errors) else {
-        return Err(AppError::Validation(errors));
-    };
-    let hipchat_url = r.str("hipchat_url", &mut errors).map(str::to_owned);
-    let token = r.str("token", &mut errors).map(str::to_owned);
-    r.finish(&mut errors);
-    if errors.is_empty() { Ok(CheckRequest { hipchat_url, token }) } else { Err(AppError::Validation(errors)) }
-}
-
 /// Where the token to check came from.
 enum TokenSource {
     Request(SecretString),
@@ -105,16 +88,14 @@ enum TokenFinding {
 }
 
 /// Runs the check. `body` is `{}` when the request had none.
-pub async fn check_connection(
-    store: &impl SettingsStore,
-    secrets: &impl TokenSecrets,
-    hipchat: &impl Hipchat,
+pub async fn check_connection<W: Wiring>(
+    deps: &Deps<W>,
     partner: &PartnerId,
-    body: &Value,
-    now: Timestamp,
+    request: &CheckRequest,
 ) -> Result<ConnectionReport, AppError> {
-    let request = parse_request(body)?;
-    let stored = store.get(partner).await?;
+    let now = deps.clock.now();
+    let hipchat = &deps.chat;
+    let stored = deps.store.get(partner).await?;
     let mut problems = Vec::new();
 
     // 1. The token: blanks around it?
@@ -132,7 +113,7 @@ pub async fn check_connection(
             TokenSource::Request(token)
         }
         None => match stored.as_ref().and_then(|s| s.token.clone()) {
-            Some(meta) => match secrets.get(partner).await? {
+            Some(meta) => match deps.tokens.get(partner, &meta, now).await? {
                 Some(secret) => TokenSource::Stored(secret, meta),
                 None => TokenSource::Missing,
             },
@@ -204,7 +185,7 @@ pub async fn check_connection(
         TokenSource::Request(t) | TokenSource::Stored(t, _) => t.clone(),
         TokenSource::Missing => SecretString::from(""),
     };
-    let access = HipchatAccess::new(&base, secret).map_err(|e| AppError::internal(format!("normalised URL: {e}")))?;
+    let access = ChatAccess::new(&base, secret).map_err(|e| AppError::internal(format!("normalised URL: {e}")))?;
 
     // 3. Is the server reachable, and is it HipChat?
     match hipchat.capabilities(&access).await {
@@ -255,7 +236,7 @@ pub async fn check_connection(
         matches!(&finding, TokenFinding::Scopes(g) if g.iter().any(|s| s == "view_room" || s == "view_group"));
     if let (true, Some(id)) = (can_view, room_id) {
         match hipchat.get_room(&access, RoomRef::Id(id)).await {
-            Err(HipchatError::RoomNotFound) => problems.push(problem(
+            Err(ChatError::RoomNotFound) => problems.push(problem(
                 "notification_room_missing",
                 Severity::Error,
                 format!("The notification room {id} does not exist in HipChat (any more)."),
@@ -276,11 +257,11 @@ pub async fn check_connection(
     let stored_pair = !url_from_request || stored_url.as_deref() == Some(base.as_str());
     if let (TokenSource::Stored(_, meta), true) = (&token, stored_pair) {
         match &finding {
-            TokenFinding::Rejected => note_rejected(store, partner, meta, now).await,
+            TokenFinding::Rejected => deps.token_rejected(partner, meta).await,
             TokenFinding::Scopes(_) => {
                 let check =
                     TokenCheck { rejected: false, missing_scopes: report.missing_scopes.clone(), checked_at: now };
-                if let Err(e) = store.record_token_check(partner, meta, &check).await {
+                if let Err(e) = deps.store.record_token_check(partner, meta, &check).await {
                     tracing::warn!(partner_id = %partner, error = %crate::error::chain(&e), "could not record the token status");
                 }
             }
@@ -298,25 +279,25 @@ fn finish(mut report: ConnectionReport, problems: Vec<CheckProblem>) -> Connecti
 
 /// `unreachable`, `tls_error` or `not_hipchat` for a failure before any token was used;
 /// `None` when HipChat answered with its own error shape.
-fn reachability_problem(e: &HipchatError, base: &str) -> Option<CheckProblem> {
+fn reachability_problem(e: &ChatError, base: &str) -> Option<CheckProblem> {
     let firewall = "Check the URL. If your HipChat server is self-hosted, it must be reachable from AWS: check the firewall, DNS and proxy settings.";
     Some(match e {
-        HipchatError::Unreachable { kind: Unreachable::Tls, .. } => problem(
+        ChatError::Unreachable { kind: Unreachable::Tls, .. } => problem(
             "tls_error",
             Severity::Error,
             format!("The TLS (https) connection to {base} failed."),
             "Check that the server has a valid certificate from a public CA for this host name, and that the port speaks https (use http:// for a plain-HTTP port).",
         ),
-        HipchatError::Unreachable { kind, .. } => {
+        ChatError::Unreachable { kind, .. } => {
             problem("unreachable", Severity::Error, format!("{base} cannot be reached: {kind}."), firewall)
         }
-        HipchatError::Server { status } => problem(
+        ChatError::Server { status } => problem(
             "unreachable",
             Severity::Error,
             format!("{base} answered with a server error ({status})."),
             "HipChat (or a proxy in front of it) has trouble; check the server, then try again.",
         ),
-        HipchatError::NotHipchat { detail, .. } => problem(
+        ChatError::NotHipchat { detail, .. } => problem(
             "not_hipchat",
             Severity::Error,
             format!("{base} answers, but not like the HipChat v2 API: {detail}."),
@@ -329,15 +310,15 @@ fn reachability_problem(e: &HipchatError, base: &str) -> Option<CheckProblem> {
 /// Reads the token's scopes from `GET /v2/oauth/token/{token}`, or probes with `auth_test`
 /// when the server has no such endpoint.
 async fn token_finding(
-    hipchat: &impl Hipchat,
-    access: &HipchatAccess,
+    hipchat: &impl ChatService,
+    access: &ChatAccess,
     room_id: Option<u64>,
     base: &str,
     problems: &mut Vec<CheckProblem>,
 ) -> TokenFinding {
     match hipchat.token_info(access).await {
         Ok(info) => TokenFinding::Scopes(info.scopes),
-        Err(HipchatError::TokenRejected) => TokenFinding::Rejected,
+        Err(ChatError::TokenRejected) => TokenFinding::Rejected,
         Err(e) if e.is_transient() => {
             problems.push(interrupted(&e, base));
             TokenFinding::Unknown
@@ -350,9 +331,9 @@ async fn token_finding(
 }
 
 /// The check could not finish: HipChat rate-limited us or failed mid-way.
-fn interrupted(e: &HipchatError, base: &str) -> CheckProblem {
+fn interrupted(e: &ChatError, base: &str) -> CheckProblem {
     match e {
-        HipchatError::RateLimited { reset_at, .. } => problem(
+        ChatError::RateLimited { reset_at, .. } => problem(
             "rate_limited",
             Severity::Error,
             "HipChat's rate limit for this token (100 requests per 5 minutes) is reached; the token could not be checked.",
@@ -371,8 +352,8 @@ fn interrupted(e: &HipchatError, base: &str) -> CheckProblem {
 /// `GET /v2/room` accepts `view_group` or `view_room`, so a probe cannot tell them apart: a
 /// 202 counts as both. Every probe answering 401 means the token itself is rejected.
 async fn probe_scopes(
-    hipchat: &impl Hipchat,
-    access: &HipchatAccess,
+    hipchat: &impl ChatService,
+    access: &ChatAccess,
     room_id: Option<u64>,
     base: &str,
     problems: &mut Vec<CheckProblem>,
@@ -389,8 +370,8 @@ async fn probe_scopes(
     for (probe, grants) in probes {
         match hipchat.auth_test(access, probe).await {
             Ok(()) => granted.extend(grants.iter().map(|s| (*s).to_owned())),
-            Err(HipchatError::TokenRejected) => rejected += 1,
-            Err(HipchatError::MissingScopes { .. }) => {}
+            Err(ChatError::TokenRejected) => rejected += 1,
+            Err(ChatError::MissingScopes { .. }) => {}
             Err(e) if e.is_transient() => {
                 problems.push(interrupted(&e, base));
                 return TokenFinding::Unknown;

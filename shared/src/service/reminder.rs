@@ -24,6 +24,7 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
 
+use crate::app::{Deps, Wiring};
 use crate::config::ConfigError;
 use crate::domain::messages;
 use crate::domain::partner::PartnerId;
@@ -31,12 +32,12 @@ use crate::domain::reminder::{DEFAULT_THRESHOLDS, due_threshold, parse_threshold
 use crate::domain::scopes;
 use crate::domain::token::{TokenCheck, TokenMeta, today};
 use crate::error::chain;
-use crate::ports::hipchat::{Color, Hipchat, HipchatError, MessageFormat, Notification, RoomRef};
+use crate::ports::chat::{ChatError, ChatService, Color, MessageFormat, Notification, RoomRef};
 use crate::ports::{
     Clock, DeliveryClaim, DeliveryKey, DeliveryStore, PartnerSettings, PortError, SettingsStore, TokenIndex,
-    TokenSecrets,
 };
-use crate::service::hipchat::{access, note_rejected};
+use crate::service::access::access;
+use crate::service::lease::{Claim, Lease, Step};
 
 /// Expired tokens are looked at for this many days after `expires_on` (so an alert missed on
 /// the day, e.g. by a failed run, still goes out).
@@ -45,6 +46,10 @@ pub const EXPIRED_WINDOW_DAYS: i64 = 7;
 pub const CHECK_MAX_AGE_DAYS: i64 = 7;
 /// How long a claim on a warning holds (one HipChat call with its timeouts fits easily).
 pub const LEASE: SignedDuration = SignedDuration::from_secs(60);
+
+/// A warning another run is sending is left to it: no waiting.
+const WARNING_LEASE: Lease =
+    Lease { duration: LEASE, wait_max: std::time::Duration::ZERO, busy_detail: "Another run is sending this warning." };
 /// How long a warning's record is kept after the token's expiry date.
 pub const RECORD_KEPT_DAYS: i64 = 60;
 
@@ -118,40 +123,24 @@ impl Summary {
     }
 }
 
-/// The ports a run uses.
-pub struct ReminderPorts<'a, S, T, H, C> {
-    pub store: &'a S,
-    pub secrets: &'a T,
-    pub hipchat: &'a H,
-    pub clock: &'a C,
-}
-
 /// One daily run. Fails only when the partners cannot be listed; everything per partner is
 /// logged and counted.
-pub async fn run<S, T, H, C>(
-    ports: &ReminderPorts<'_, S, T, H, C>,
-    config: &ReminderConfig,
-) -> Result<Summary, PortError>
-where
-    S: SettingsStore + TokenIndex + DeliveryStore,
-    T: TokenSecrets,
-    H: Hipchat,
-    C: Clock,
-{
-    let now = ports.clock.now();
+pub async fn run<W: Wiring>(deps: &Deps<W>) -> Result<Summary, PortError> {
+    let config = &deps.reminder;
+    let now = deps.clock.now();
     let day = today(now);
     let from = day.checked_sub(EXPIRED_WINDOW_DAYS.days()).unwrap_or(day);
     let to = day.checked_add(config.largest().days()).unwrap_or(day);
-    let mut partners = ports.store.tokens_expiring(from, to).await?;
+    let mut partners = deps.store.tokens_expiring(from, to).await?;
     let stale = day.checked_sub(CHECK_MAX_AGE_DAYS.days()).unwrap_or(day);
-    for p in ports.store.tokens_checked_before(stale).await? {
+    for p in deps.store.tokens_checked_before(stale).await? {
         if !partners.iter().any(|q| q.partner == p.partner) {
             partners.push(p);
         }
     }
     let found = partners.len();
     let summary = futures_util::stream::iter(partners)
-        .map(|p| partner_run(ports, config, p, now))
+        .map(|p| partner_run(deps, p, now))
         .buffer_unordered(config.probe_concurrency.max(1))
         .fold(Summary::default(), |total, o| async move { total.add(o) })
         .await;
@@ -168,20 +157,9 @@ where
 }
 
 /// One partner's part of a run; failures are logged and counted, never returned.
-async fn partner_run<S, T, H, C>(
-    ports: &ReminderPorts<'_, S, T, H, C>,
-    config: &ReminderConfig,
-    p: PartnerSettings,
-    now: Timestamp,
-) -> Summary
-where
-    S: SettingsStore + DeliveryStore,
-    T: TokenSecrets,
-    H: Hipchat,
-    C: Clock,
-{
+async fn partner_run<W: Wiring>(deps: &Deps<W>, p: PartnerSettings, now: Timestamp) -> Summary {
     let partner = &p.partner;
-    match partner_steps(ports, config, &p, now).await {
+    match partner_steps(deps, &p, now).await {
         Ok(o) => o,
         Err(e) => {
             tracing::warn!(partner_id = %partner, error = %chain(&e), "the reminder failed for a partner");
@@ -190,34 +168,24 @@ where
     }
 }
 
-async fn partner_steps<S, T, H, C>(
-    ports: &ReminderPorts<'_, S, T, H, C>,
-    config: &ReminderConfig,
-    p: &PartnerSettings,
-    now: Timestamp,
-) -> Result<Summary, PortError>
-where
-    S: SettingsStore + DeliveryStore,
-    T: TokenSecrets,
-    H: Hipchat,
-    C: Clock,
-{
+async fn partner_steps<W: Wiring>(deps: &Deps<W>, p: &PartnerSettings, now: Timestamp) -> Result<Summary, PortError> {
+    let config = &deps.reminder;
     let (partner, settings) = (&p.partner, &p.stored.settings);
     let mut o = Summary::default();
     let Some(meta) = p.stored.token.as_ref().filter(|t| !t.rejected) else { return Ok(o) };
     let days_left = meta.days_left(today(now));
     if days_left <= 0 {
         let key = DeliveryKey::Reminder { expires_on: meta.expires_on, days: 0 };
-        if let Some(claim_id) = claim(ports.store, partner, &key, meta, now).await? {
+        if let Some(claim_id) = claim(deps, partner, &key, meta).await? {
             tracing::warn!(partner_id = %partner, alert = "token_expired", expires_on = %meta.expires_on,
                 "the partner's HipChat token has expired: the partner must store a new one");
-            ports.store.mark_delivered(partner, &key, &claim_id, now).await?;
+            deps.store.mark_delivered(partner, &key, &claim_id, now).await?;
             o.expired = 1;
         }
         return Ok(o);
     }
     let Some(url) = settings.hipchat_url.as_deref().filter(|_| settings.active) else { return Ok(o) };
-    let Some(secret) = ports.secrets.get(partner).await? else {
+    let Some(secret) = deps.tokens.get(partner, meta, now).await? else {
         tracing::warn!(partner_id = %partner, "token metadata without its secret: the partner must store the token again");
         o.failed = 1;
         return Ok(o);
@@ -235,14 +203,14 @@ where
         meta.checked_at.is_none_or(|c| now.duration_since(c) > SignedDuration::from_hours(24 * CHECK_MAX_AGE_DAYS));
     if days_left <= config.largest() || stale {
         o.checked = 1;
-        match ports.hipchat.token_info(&access).await {
+        match deps.chat.token_info(&access).await {
             Ok(info) => {
                 let check =
                     TokenCheck { rejected: false, missing_scopes: scopes::missing(&info.scopes), checked_at: now };
-                ports.store.record_token_check(partner, meta, &check).await?;
+                deps.store.record_token_check(partner, meta, &check).await?;
             }
-            Err(HipchatError::TokenRejected) => {
-                note_rejected(ports.store, partner, meta, now).await;
+            Err(ChatError::TokenRejected) => {
+                deps.token_rejected(partner, meta).await;
                 o.rejected = 1;
                 return Ok(o);
             }
@@ -257,7 +225,7 @@ where
         return Ok(o);
     };
     let key = DeliveryKey::Reminder { expires_on: meta.expires_on, days };
-    let Some(claim_id) = claim(ports.store, partner, &key, meta, now).await? else { return Ok(o) };
+    let Some(claim_id) = claim(deps, partner, &key, meta).await? else { return Ok(o) };
     let prefix = settings.room_name_prefix.clone().unwrap_or_else(|| messages::room_prefix(settings.language));
     let notification = Notification {
         message: messages::token_expiry_html(settings.language, &prefix, meta.expires_on, days_left),
@@ -266,16 +234,16 @@ where
         notify: true,
         from: None,
     };
-    match ports.hipchat.send_notification(&access, RoomRef::Id(room), &notification).await {
+    match deps.chat.send_notification(&access, RoomRef::Id(room), &notification).await {
         Ok(()) => {
-            ports.store.mark_delivered(partner, &key, &claim_id, now).await?;
+            deps.store.mark_delivered(partner, &key, &claim_id, now).await?;
             tracing::info!(partner_id = %partner, days, days_left, "posted the token-expiry warning");
             o.warned = 1;
         }
         Err(e) => {
-            ports.store.release_delivery(partner, &key, &claim_id).await?;
-            if matches!(e, HipchatError::TokenRejected) {
-                note_rejected(ports.store, partner, meta, now).await;
+            deps.store.release_delivery(partner, &key, &claim_id).await?;
+            if matches!(e, ChatError::TokenRejected) {
+                deps.token_rejected(partner, meta).await;
                 o.rejected = 1;
             } else {
                 tracing::warn!(partner_id = %partner, notification_room_id = room, error = %e,
@@ -289,19 +257,31 @@ where
 
 /// Claims a reminder record for `meta`'s token; the claim id when this run holds it, `None`
 /// when it was sent (or is being sent) already.
-async fn claim<S: DeliveryStore>(
-    store: &S,
+async fn claim<W: Wiring>(
+    deps: &Deps<W>,
     partner: &PartnerId,
     key: &DeliveryKey<'_>,
     meta: &TokenMeta,
-    now: Timestamp,
 ) -> Result<Option<String>, PortError> {
-    let claim_id = format!("{:016x}", fastrand::u64(..));
-    let kept_until = record_expiry(meta.expires_on).unwrap_or(now + SignedDuration::from_hours(24 * RECORD_KEPT_DAYS));
-    match store.claim_delivery(partner, key, &claim_id, now + LEASE, kept_until, now).await? {
-        DeliveryClaim::Claimed => Ok(Some(claim_id)),
-        DeliveryClaim::Delivered | DeliveryClaim::InFlight { .. } => Ok(None),
-    }
+    let mut attempts = WARNING_LEASE.attempts(&deps.clock);
+    let claim = loop {
+        let (now, lease_until) = (attempts.now, attempts.lease_until);
+        let kept_until =
+            record_expiry(meta.expires_on).unwrap_or(now + SignedDuration::from_hours(24 * RECORD_KEPT_DAYS));
+        let step =
+            match deps.store.claim_delivery(partner, key, attempts.claim_id(), lease_until, kept_until, now).await? {
+                DeliveryClaim::Claimed => Step::Claimed,
+                DeliveryClaim::Delivered => Step::Done(()),
+                DeliveryClaim::InFlight { lease_until } => Step::Held { lease_until },
+            };
+        if let Some(end) = attempts.next(step).await {
+            break end;
+        }
+    };
+    Ok(match claim {
+        Claim::Ours(claim_id) => Some(claim_id),
+        Claim::Done(()) | Claim::Held { .. } => None,
+    })
 }
 
 /// When a token's reminder records may go: [`RECORD_KEPT_DAYS`] after its expiry.

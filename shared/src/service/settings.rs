@@ -2,14 +2,15 @@
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
 
+use crate::app::{Deps, Wiring};
 use crate::domain::partner::PartnerId;
-use crate::domain::settings::{Settings, parse_settings};
-use crate::domain::token::{TokenMeta, TokenView, parse_token_request};
+use crate::domain::settings::{ParsedSettings, Settings};
+use crate::domain::token::{TokenInput, TokenMeta, TokenView};
 use crate::domain::validation::Warning;
 use crate::error::AppError;
 use crate::ports::{Precondition, SettingsStore, StoredSettings, TokenSecrets};
+use crate::service::access::not_configured;
 
 /// The `GET /settings` (and `PUT /settings`) body: the document plus read-only members.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,59 +44,51 @@ fn view(stored: StoredSettings, mut warnings: Vec<Warning>, now: Timestamp) -> S
     }
 }
 
-fn not_found(partner: &PartnerId) -> AppError {
-    AppError::NotFound(format!("No HipChat settings are stored for partner '{partner}'."))
-}
-
-pub async fn get_settings(
-    store: &impl SettingsStore,
+pub async fn get_settings<W: Wiring>(
+    deps: &Deps<W>,
     partner: &PartnerId,
     now: Timestamp,
 ) -> Result<SettingsView, AppError> {
-    let stored = store.get(partner).await?.ok_or_else(|| not_found(partner))?;
+    let stored = deps.store.get(partner).await?.ok_or_else(|| not_configured(partner))?;
     Ok(view(stored, Vec::new(), now))
 }
 
 /// Validates and stores a full settings document, conditionally on `precondition`.
-pub async fn put_settings(
-    store: &impl SettingsStore,
+pub async fn put_settings<W: Wiring>(
+    deps: &Deps<W>,
     partner: &PartnerId,
-    body: &Value,
+    parsed: ParsedSettings,
     precondition: &Precondition,
     now: Timestamp,
 ) -> Result<SettingsView, AppError> {
-    let parsed = parse_settings(body).map_err(AppError::Validation)?;
     if matches!(precondition, Precondition::Versions(v) if v.is_empty()) {
         return Err(AppError::PreconditionFailed);
     }
-    let stored = store.put(partner, &parsed.settings, precondition, now).await?;
+    let stored = deps.store.put(partner, &parsed.settings, precondition, now).await?;
     Ok(view(stored, parsed.warnings, now))
 }
 
 /// Removes the token secret first, then every item of the partner, so that a failure half
 /// way leaves something a retry of the same request finishes.
-pub async fn delete_settings(
-    store: &impl SettingsStore,
-    secrets: &impl TokenSecrets,
-    partner: &PartnerId,
-) -> Result<(), AppError> {
-    secrets.delete(partner).await?;
-    let removed = store.delete_partner(partner).await?;
+pub async fn delete_settings<W: Wiring>(deps: &Deps<W>, partner: &PartnerId) -> Result<(), AppError> {
+    deps.tokens.inner().delete(partner).await?;
+    deps.tokens.forget(partner);
+    let removed = deps.store.delete_partner(partner).await?;
     tracing::info!(partner_id = %partner, removed, "partner settings deleted");
     Ok(())
 }
 
 /// Stores a new token: the secret first, then its metadata (a failure in between leaves
 /// the old metadata, and the retry writes both).
-pub async fn put_token(
-    store: &impl SettingsStore,
-    secrets: &impl TokenSecrets,
+pub async fn put_token<W: Wiring>(
+    deps: &Deps<W>,
     partner: &PartnerId,
-    body: &Value,
+    input: TokenInput,
+    warnings: Vec<Warning>,
     now: Timestamp,
 ) -> Result<TokenStatusView, AppError> {
     let today = today(now);
-    let (input, warnings) = parse_token_request(body, today).map_err(AppError::Validation)?;
+    let (store, secrets) = (&deps.store, deps.tokens.inner());
     secrets.put(partner, &input.token).await?;
     let meta = TokenMeta::new(&input.token, input.issued_on).with_secret_name(secrets.secret_name(partner));
     let stored = store.set_token(partner, &meta, now).await?;
@@ -104,14 +97,10 @@ pub async fn put_token(
 }
 
 /// Removes the token: the secret first, then the metadata.
-pub async fn delete_token(
-    store: &impl SettingsStore,
-    secrets: &impl TokenSecrets,
-    partner: &PartnerId,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    secrets.delete(partner).await?;
-    store.clear_token(partner, now).await?;
+pub async fn delete_token<W: Wiring>(deps: &Deps<W>, partner: &PartnerId, now: Timestamp) -> Result<(), AppError> {
+    deps.tokens.inner().delete(partner).await?;
+    deps.tokens.forget(partner);
+    deps.store.clear_token(partner, now).await?;
     tracing::info!(partner_id = %partner, "token deleted");
     Ok(())
 }

@@ -7,7 +7,7 @@
 use shared::adapters::aws::{AwsClients, load_sdk_config};
 use shared::domain::partner::PartnerId;
 
-pub use shared::e2e::stack_var;
+pub use test_support::e2e::stack_var;
 
 /// The caller name (SDK app name) of shared's own tests: no function's, so the local stack's
 /// IAM policy check ignores their calls.
@@ -21,7 +21,7 @@ pub async fn clients() -> AwsClients {
 
 /// A partner id no other test (or run) uses.
 pub fn unique_partner(tag: &str) -> PartnerId {
-    PartnerId::parse(&shared::e2e::unique_partner(&format!("t-{tag}"))).unwrap()
+    PartnerId::parse(&test_support::e2e::unique_partner(&format!("t-{tag}"))).unwrap()
 }
 
 /// Every item stored under the partner's key.

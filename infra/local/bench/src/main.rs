@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::e2e::{Api, days_open_around_the_clock, sim, stack_var};
+use test_support::e2e::{Api, days_open_around_the_clock, sim, stack_var};
 
 use crate::lambda::{Lambda, Record, Spec};
 use crate::proxy::{Span, Spans, Upstream};
@@ -280,7 +280,7 @@ async fn send(api: &Api, ep: &Endpoint, i: usize) -> Result<(), String> {
     expect(answer, 200..=202, ep.name)
 }
 
-fn expect(answer: shared::e2e::Answer, ok: impl StatusRange, what: &str) -> Result<(), String> {
+fn expect(answer: test_support::e2e::Answer, ok: impl StatusRange, what: &str) -> Result<(), String> {
     if ok.contains(answer.status.as_u16()) { Ok(()) } else { Err(format!("{what}: {} {}", answer.status, answer.text)) }
 }
 
@@ -305,7 +305,7 @@ fn user_body(tag: &str) -> String {
 }
 
 fn event_body(id: &str) -> String {
-    shared::e2e::issue_created_event(id, "Bench")
+    test_support::e2e::issue_created_event(id, "Bench")
 }
 
 /// The bench's partner: its own simulator token and staff room, the chat button always on,
@@ -318,7 +318,7 @@ struct Partner {
 
 impl Partner {
     async fn set_up(api: &Api, hipchat_url: &str) -> Result<Self, String> {
-        let id = shared::e2e::unique_partner("bench");
+        let id = test_support::e2e::unique_partner("bench");
         let token = format!("Bench{}", std::iter::repeat_with(fastrand::alphanumeric).take(24).collect::<String>());
         // The rate limits are HipChat's per token; the bench makes thousands of calls with one.
         sim(Method::PUT, "/_sim/limits", json!({"rate_limit": 1_000_000, "flood_limit": 1_000_000})).await;
@@ -343,7 +343,7 @@ impl Partner {
 
     /// The simulator's request counters for this partner's token, per endpoint.
     async fn hipchat_counters(&self) -> BTreeMap<String, u64> {
-        shared::e2e::hipchat_requests(&self.token).await
+        test_support::e2e::hipchat_requests(&self.token).await
     }
 
     async fn remove(&self, api: &Api) {

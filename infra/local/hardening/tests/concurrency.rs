@@ -13,7 +13,7 @@ use common::{Checks, Partner, User, problem_type, write_summary};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::e2e::{Api, sim};
+use test_support::e2e::{Api, sim};
 use tokio::sync::Mutex;
 
 const N: usize = 50;

@@ -22,7 +22,7 @@ use common::{Checks, Partner, User, clear_faults, inject, pending_faults, proble
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::adapters::hipchat::TOTAL_TIMEOUT;
-use shared::e2e::{Answer, Api, SETUP_APP, stack_var};
+use test_support::e2e::{Answer, Api, SETUP_APP, stack_var};
 use tokio::sync::Mutex;
 
 /// One fault scenario at a time (the simulator's fault queue is global; moto is paused).
@@ -144,7 +144,7 @@ impl Fault {
 }
 
 fn event_body(id: &str) -> String {
-    shared::e2e::issue_created_event(id, "Faults")
+    test_support::e2e::issue_created_event(id, "Faults")
 }
 
 fn short(a: &Answer) -> Value {

@@ -18,7 +18,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
-use shared::e2e::{Answer, Api, stack_var, unique_partner};
+use test_support::e2e::{Answer, Api, stack_var, unique_partner};
 
 /// Every form a secret could leak in: raw, base64 (standard, unpadded, URL-safe), percent-
 /// encoded, hex.

@@ -3,6 +3,7 @@
 
 mod auth;
 mod lambda;
+pub mod request;
 
 pub use auth::Authenticator;
 pub use lambda::{SafeEvents, make_safe, run};

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::e2e::{Answer, Api, days_open_around_the_clock, sim, stack_var, unique_partner};
+use test_support::e2e::{Answer, Api, days_open_around_the_clock, sim, stack_var, unique_partner};
 
 /// The seven weekdays, open around the clock (UTC): the chat button is always available.
 pub fn always_open() -> Value {
@@ -71,7 +71,7 @@ impl Partner {
 
     /// Requests the simulator counted for this partner's token, per endpoint template.
     pub async fn hipchat_requests(&self) -> BTreeMap<String, u64> {
-        shared::e2e::hipchat_requests(&self.token).await
+        test_support::e2e::hipchat_requests(&self.token).await
     }
 }
 

@@ -5,7 +5,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
-use crate::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
+use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
 
 /// A variable the local stack exports; a clear failure when the stack is not running.
 pub fn stack_var(name: &str) -> String {
@@ -40,7 +40,7 @@ impl Api {
 
     /// The API at `base`, signing with `key`.
     pub fn new(base: String, key: String) -> Self {
-        crate::adapters::tls::install_crypto_provider();
+        shared::adapters::tls::install_crypto_provider();
         Self { base, key, client: Client::new() }
     }
 
@@ -76,7 +76,7 @@ impl Api {
 /// fails the test unless it succeeds. Answers the JSON body (`null` when there is none).
 pub async fn sim(method: Method, path: &str, body: Value) -> Value {
     let url = format!("{}{path}", stack_var("HIPCHAT_URL"));
-    crate::adapters::tls::install_crypto_provider();
+    shared::adapters::tls::install_crypto_provider();
     let resp = Client::new().request(method, url).json(&body).send().await.expect("the simulator answers");
     assert!(resp.status().is_success(), "{path}: {}", resp.status());
     resp.json().await.unwrap_or(Value::Null)
@@ -128,15 +128,15 @@ pub const SETUP_APP: &str = "test-setup";
 
 /// The DynamoDB store and Secrets Manager tokens of the local stack (moto), for tests that run
 /// the real adapters. `app` names the caller (see
-/// [`load_sdk_config`](crate::adapters::aws::load_sdk_config)): a function's handler tests pass
+/// [`load_sdk_config`](shared::adapters::aws::load_sdk_config)): a function's handler tests pass
 /// the function's name, so the local stack checks their calls against its IAM policy.
 pub async fn moto_ports(
     app: &str,
-) -> (crate::adapters::dynamo::DynamoSettingsStore, crate::adapters::secrets::SecretsManagerTokens) {
+) -> (shared::adapters::dynamo::DynamoStore, shared::adapters::secrets::SecretsManagerTokens) {
     stack_var("AWS_ENDPOINT_URL");
-    let clients = crate::adapters::aws::AwsClients::new(&crate::adapters::aws::load_sdk_config(app).await);
+    let clients = shared::adapters::aws::AwsClients::new(&shared::adapters::aws::load_sdk_config(app).await);
     (
-        crate::adapters::dynamo::DynamoSettingsStore::new(clients.dynamodb.clone(), stack_var("TABLE_NAME")),
-        crate::adapters::secrets::SecretsManagerTokens::new(clients.secrets.clone(), stack_var("SECRET_PREFIX")),
+        shared::adapters::dynamo::DynamoStore::new(clients.dynamodb.clone(), stack_var("TABLE_NAME")),
+        shared::adapters::secrets::SecretsManagerTokens::new(clients.secrets.clone(), stack_var("SECRET_PREFIX")),
     )
 }

@@ -1,8 +1,12 @@
-//! The HipChat v2 API as the services see it: typed calls and one typed error.
+//! The chat port: the calls the use cases make on the partner's chat service, typed, with
+//! one typed error ([`ChatError`]).
 //!
-//! The adapter (`adapters::hipchat`) implements it with `reqwest`; handler tests may fake it.
-//! Nothing here depends on the local simulator: it is the API a real HipChat Cloud or
-//! Server spoke (`../shared/reference/hipchat-api-v2.md`).
+//! Today's one backend is HipChat v2 (`adapters::hipchat`, on `reqwest`); the vocabulary
+//! (rooms by id or name, guest access, notifications with a colour, token scopes, the
+//! connection probes) is what that API offers. Everything about its wire format (URL paths,
+//! the `Authorization` header, error bodies, rate-limit headers) lives in the adapter; a
+//! second backend implements [`ChatService`] the same way (docs/design.md, "Chat backends").
+//! The facts the HipChat adapter relies on are in docs/hipchat-api.md.
 
 use std::fmt;
 use std::future::Future;
@@ -12,15 +16,17 @@ use secrecy::SecretString;
 use serde::Serialize;
 use url::Url;
 
-/// Where and as whom to call HipChat: the API root (`<base>/v2/`) and the token.
+pub use crate::domain::messages::Color;
+
+/// Where and as whom to call the chat service: its base URL and the partner's token.
 /// `Debug` never shows the token.
 #[derive(Clone)]
-pub struct HipchatAccess {
+pub struct ChatAccess {
     base: Url,
     token: SecretString,
 }
 
-impl HipchatAccess {
+impl ChatAccess {
     /// `base_url` is the normalised base (`https://host[:port]`, see `domain::hipchat_url`).
     pub fn new(base_url: &str, token: SecretString) -> Result<Self, url::ParseError> {
         let base = Url::parse(base_url)?;
@@ -34,16 +40,9 @@ impl HipchatAccess {
         self.base.as_str().trim_end_matches('/')
     }
 
-    /// `<base>/v2/<segments…>`, each segment percent-encoded (a room name with a space
-    /// becomes `%20`, `#` becomes `%23`, `/` becomes `%2F`).
-    pub fn api_url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        url.set_query(None);
-        url.set_fragment(None);
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push("v2").extend(segments);
-        }
-        url
+    /// The base as a URL (for the adapter to build its request URLs on).
+    pub fn base(&self) -> &Url {
+        &self.base
     }
 
     pub fn token(&self) -> &SecretString {
@@ -51,9 +50,9 @@ impl HipchatAccess {
     }
 }
 
-impl fmt::Debug for HipchatAccess {
+impl fmt::Debug for ChatAccess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HipchatAccess").field("base", &self.base_url()).field("token", &"[REDACTED]").finish()
+        f.debug_struct("ChatAccess").field("base", &self.base_url()).field("token", &"[REDACTED]").finish()
     }
 }
 
@@ -161,17 +160,6 @@ pub enum MessageFormat {
     Text,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Color {
-    Yellow,
-    Green,
-    Red,
-    Purple,
-    Gray,
-    Random,
-}
-
 /// `GET /v2/oauth/token/{token}`, the members we use (HipChat documented only `scopes`,
 /// `client` and `owner`; `expires_in` is read when a server gives it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +231,7 @@ impl fmt::Display for Unreachable {
 /// Everything a HipChat call can end in other than success. The messages never contain
 /// the token or a URL that could hold one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HipchatError {
+pub enum ChatError {
     /// 401: the token is unknown, expired (one year after it was made) or revoked.
     #[error("HipChat rejected the token (401)")]
     TokenRejected,
@@ -276,7 +264,7 @@ pub enum HipchatError {
     Server { status: u16 },
 }
 
-impl HipchatError {
+impl ChatError {
     /// HipChat could not answer this time (rate limited, unreachable, 5xx): a retry later may
     /// succeed, and nothing can be concluded about the token or the request.
     pub fn is_transient(&self) -> bool {
@@ -284,54 +272,46 @@ impl HipchatError {
     }
 }
 
-/// The HipChat calls the functions make.
-pub trait Hipchat: Send + Sync {
+/// The calls the use cases make on the partner's chat service.
+pub trait ChatService: Send + Sync {
+    /// Where a staff member's browser opens `room_id` (the "go to room" link).
+    fn room_web_url(&self, access: &ChatAccess, room_id: u64) -> String;
+
     /// `GET /v2/capabilities` (no token needed).
-    fn capabilities(&self, access: &HipchatAccess) -> impl Future<Output = Result<Capabilities, HipchatError>> + Send;
+    fn capabilities(&self, access: &ChatAccess) -> impl Future<Output = Result<Capabilities, ChatError>> + Send;
 
     /// `GET /v2/oauth/token/{token}`: the token's scopes.
-    fn token_info(&self, access: &HipchatAccess) -> impl Future<Output = Result<TokenInfo, HipchatError>> + Send;
+    fn token_info(&self, access: &ChatAccess) -> impl Future<Output = Result<TokenInfo, ChatError>> + Send;
 
     /// Checks a call with `auth_test=true`: `Ok` when the token may make it.
-    fn auth_test(&self, access: &HipchatAccess, probe: Probe) -> impl Future<Output = Result<(), HipchatError>> + Send;
+    fn auth_test(&self, access: &ChatAccess, probe: Probe) -> impl Future<Output = Result<(), ChatError>> + Send;
 
     fn list_rooms(
         &self,
-        access: &HipchatAccess,
+        access: &ChatAccess,
         page: &ListRooms,
-    ) -> impl Future<Output = Result<RoomPage, HipchatError>> + Send;
+    ) -> impl Future<Output = Result<RoomPage, ChatError>> + Send;
 
-    fn get_room(
-        &self,
-        access: &HipchatAccess,
-        room: RoomRef<'_>,
-    ) -> impl Future<Output = Result<Room, HipchatError>> + Send;
+    fn get_room(&self, access: &ChatAccess, room: RoomRef<'_>) -> impl Future<Output = Result<Room, ChatError>> + Send;
 
     /// `POST /v2/room` → the new room's id. Never retried on a transport error (it may
     /// have been created); a 429 (which HipChat answers before doing anything) is.
-    fn create_room(
-        &self,
-        access: &HipchatAccess,
-        room: &NewRoom,
-    ) -> impl Future<Output = Result<u64, HipchatError>> + Send;
+    fn create_room(&self, access: &ChatAccess, room: &NewRoom) -> impl Future<Output = Result<u64, ChatError>> + Send;
 
     fn update_room(
         &self,
-        access: &HipchatAccess,
+        access: &ChatAccess,
         id: u64,
         update: &RoomUpdate,
-    ) -> impl Future<Output = Result<(), HipchatError>> + Send;
+    ) -> impl Future<Output = Result<(), ChatError>> + Send;
 
-    fn delete_room(
-        &self,
-        access: &HipchatAccess,
-        room: RoomRef<'_>,
-    ) -> impl Future<Output = Result<(), HipchatError>> + Send;
+    fn delete_room(&self, access: &ChatAccess, room: RoomRef<'_>)
+    -> impl Future<Output = Result<(), ChatError>> + Send;
 
     fn send_notification(
         &self,
-        access: &HipchatAccess,
+        access: &ChatAccess,
         room: RoomRef<'_>,
         notification: &Notification,
-    ) -> impl Future<Output = Result<(), HipchatError>> + Send;
+    ) -> impl Future<Output = Result<(), ChatError>> + Send;
 }

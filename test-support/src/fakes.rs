@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use jiff::Timestamp;
 use secrecy::SecretString;
 
-use crate::domain::partner::PartnerId;
-use crate::domain::settings::Settings;
-use crate::domain::token::{TokenCheck, TokenMeta};
-use crate::ports::{
+use shared::domain::partner::PartnerId;
+use shared::domain::settings::Settings;
+use shared::domain::token::{TokenCheck, TokenMeta};
+use shared::ports::{
     ChatContext, Clock, DeliveryClaim, DeliveryKey, DeliveryStore, MappedRoom, PortError, Precondition, RoomMapping,
     RoomStore, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets,
 };
@@ -199,20 +199,20 @@ impl RoomStore for MemoryStore {
     }
 }
 
-impl crate::ports::TokenIndex for MemoryStore {
+impl shared::ports::TokenIndex for MemoryStore {
     async fn tokens_expiring(
         &self,
         from: jiff::civil::Date,
         to: jiff::civil::Date,
-    ) -> Result<Vec<crate::ports::PartnerSettings>, PortError> {
+    ) -> Result<Vec<shared::ports::PartnerSettings>, PortError> {
         self.token_index(|t, _| t.expires_on >= from && t.expires_on <= to)
     }
 
     async fn tokens_checked_before(
         &self,
         before: jiff::civil::Date,
-    ) -> Result<Vec<crate::ports::PartnerSettings>, PortError> {
-        self.token_index(|t, updated_at| crate::domain::token::today(t.checked_at.unwrap_or(updated_at)) < before)
+    ) -> Result<Vec<shared::ports::PartnerSettings>, PortError> {
+        self.token_index(|t, updated_at| shared::domain::token::today(t.checked_at.unwrap_or(updated_at)) < before)
     }
 }
 
@@ -221,13 +221,13 @@ impl MemoryStore {
     fn token_index(
         &self,
         keep: impl Fn(&TokenMeta, Timestamp) -> bool,
-    ) -> Result<Vec<crate::ports::PartnerSettings>, PortError> {
+    ) -> Result<Vec<shared::ports::PartnerSettings>, PortError> {
         self.enter()?;
         let items = self.items.lock().unwrap();
         let mut found: Vec<_> = items
             .iter()
             .filter(|(_, s)| s.token.as_ref().is_some_and(|t| keep(t, s.updated_at)))
-            .map(|(p, s)| crate::ports::PartnerSettings { partner: p.clone(), stored: s.clone() })
+            .map(|(p, s)| shared::ports::PartnerSettings { partner: p.clone(), stored: s.clone() })
             .collect();
         found.sort_by(|a, b| a.partner.as_str().cmp(b.partner.as_str()));
         Ok(found)
@@ -378,116 +378,5 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
         *self.0.lock().unwrap()
-    }
-}
-
-/// Signs `req` with `key` at `now` (unix seconds), as dynaBOARD does: the timestamp and
-/// signature headers over its method, path and query as sent, and raw body.
-pub fn sign_request(req: &mut lambda_http::Request, key: &str, now: i64) {
-    use crate::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
-    let path = crate::adapters::http::signed_path(req);
-    let sig = sign(
-        key.as_bytes(),
-        now,
-        &SignedParts { method: req.method().as_str(), path_and_query: &path, body: req.body().as_ref() },
-    );
-    let headers = req.headers_mut();
-    headers.insert(TIMESTAMP_HEADER, lambda_http::http::HeaderValue::from(now));
-    headers
-        .insert(SIGNATURE_HEADER, lambda_http::http::HeaderValue::try_from(sig).expect("hex is a valid header value"));
-}
-
-/// A real `lambda_http` request (JSON content type), signed with `key` at `now`.
-pub fn signed_request(method: &str, path_and_query: &str, body: &str, key: &str, now: i64) -> lambda_http::Request {
-    let body = if body.is_empty() { lambda_http::Body::Empty } else { lambda_http::Body::Text(body.to_owned()) };
-    let mut req = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path_and_query)
-        .header("content-type", "application/json")
-        .body(body)
-        .expect("a valid test request");
-    sign_request(&mut req, key, now);
-    req
-}
-
-/// A handler's answer as (status, JSON body); `null` for an empty body.
-pub fn status_and_json(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
-    let body = match resp.body() {
-        lambda_http::Body::Text(t) => serde_json::from_str(t).expect("a JSON body"),
-        lambda_http::Body::Binary(b) => serde_json::from_slice(b).expect("a JSON body"),
-        _ => serde_json::Value::Null,
-    };
-    (resp.status().as_u16(), body)
-}
-
-/// [`HipchatDeps`](crate::adapters::HipchatDeps) for handler tests: `store` and `secrets` (fakes,
-/// or the AWS adapters on moto), the signing key `key`, the clock at `now`, and the real HipChat
-/// client with short timeouts (2 s to connect, 3 s in all).
-pub fn hipchat_deps<S, T: crate::ports::TokenSecrets>(
-    store: S,
-    secrets: T,
-    key: &str,
-    now: &str,
-) -> crate::adapters::HipchatDeps<S, T, StaticKeys, FixedClock, crate::adapters::hipchat::HipchatClient> {
-    use std::time::Duration;
-    let http = crate::adapters::hipchat::http_client_with(Duration::from_secs(2), Duration::from_secs(3))
-        .expect("an HTTP client");
-    crate::adapters::HipchatDeps {
-        store,
-        tokens: crate::service::token_cache::TokenCache::new(secrets),
-        auth: crate::adapters::http::Authenticator::new(StaticKeys::new(&[key]), Duration::from_secs(300)),
-        clock: FixedClock::at(now),
-        hipchat: crate::adapters::hipchat::HipchatClient::new(http),
-    }
-}
-
-/// Stores the settings document `doc` (which must be valid) for `partner`, unconditionally.
-pub async fn store_settings(store: &impl SettingsStore, partner: &PartnerId, doc: &serde_json::Value, now: Timestamp) {
-    let settings = crate::domain::settings::parse_settings(doc).expect("valid settings").settings;
-    store.put(partner, &settings, &Precondition::None, now).await.expect("settings stored");
-}
-
-/// Stores `token` as `PUT /token` does: the secret, and its metadata with the settings.
-pub async fn store_token(
-    store: &impl SettingsStore,
-    secrets: &impl TokenSecrets,
-    partner: &PartnerId,
-    token: &str,
-    now: Timestamp,
-) {
-    let secret = SecretString::from(token);
-    secrets.put(partner, &secret).await.expect("token stored");
-    let meta = TokenMeta::new(&secret, crate::service::settings::today(now));
-    store.set_token(partner, &meta, now).await.expect("token metadata stored");
-}
-
-/// Log lines captured in memory: a `MakeWriter` for [`crate::telemetry::subscriber`], e.g.
-/// `let _guard = tracing::subscriber::set_default(subscriber(None, true, buf.clone()));`.
-#[derive(Clone, Default)]
-pub struct LogBuffer(std::sync::Arc<Mutex<Vec<u8>>>);
-
-impl LogBuffer {
-    /// Everything written so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
     }
 }

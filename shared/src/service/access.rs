@@ -1,0 +1,165 @@
+//! One place for what every chat-calling use case shares: loading a partner's chat access
+//! (stored settings, the token from the cache or its secret, the URL), reacting to a rejected
+//! token, and mapping a [`ChatError`] to a problem response.
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+
+use crate::app::{Deps, Wiring};
+use crate::domain::partner::PartnerId;
+use crate::domain::scopes;
+use crate::domain::token::{TokenCheck, TokenMeta};
+use crate::error::AppError;
+use crate::ports::chat::{ChatAccess, ChatError, LimitKind};
+use crate::ports::{Clock, SettingsStore, StoredSettings};
+
+/// A partner's stored settings with the chat access they describe.
+pub struct PartnerChat {
+    pub stored: StoredSettings,
+    pub token: TokenMeta,
+    pub access: ChatAccess,
+}
+
+/// 404 for a partner without settings.
+pub fn not_configured(partner: &PartnerId) -> AppError {
+    AppError::NotFound(format!("No HipChat settings are stored for partner '{partner}'."))
+}
+
+/// [`ChatAccess`] for a stored (already normalised) URL.
+pub fn access(url: &str, token: SecretString) -> Result<ChatAccess, AppError> {
+    ChatAccess::new(url, token).map_err(|e| AppError::internal(format!("stored HipChat URL is unusable: {e}")))
+}
+
+impl<W: Wiring> Deps<W> {
+    /// Loads the partner's settings, URL and token: 404 without settings, 409
+    /// `hipchat-url-missing` without a URL, 409 `token-missing` without a token (metadata or
+    /// secret).
+    pub async fn partner_chat(&self, partner: &PartnerId) -> Result<PartnerChat, AppError> {
+        let stored = self.store.get(partner).await?.ok_or_else(|| not_configured(partner))?;
+        let url = stored.settings.hipchat_url.clone().ok_or(AppError::HipchatUrlMissing)?;
+        let token = stored.token.clone().ok_or(AppError::TokenMissing)?;
+        let access = self.chat_access(partner, &url, &token).await?;
+        Ok(PartnerChat { stored, token, access })
+    }
+
+    /// The access for settings already read: the token for `token`'s metadata from the cache
+    /// (or its secret), 409 `token-missing` when the secret is gone.
+    pub async fn chat_access(&self, partner: &PartnerId, url: &str, token: &TokenMeta) -> Result<ChatAccess, AppError> {
+        let secret = self.tokens.get(partner, token, self.clock.now()).await?.ok_or(AppError::TokenMissing)?;
+        access(url, secret)
+    }
+
+    /// The chat service answered 401 for `token`: the cached token goes, and the stored one
+    /// becomes `rejected` (a failure to record that is logged, not returned: the caller's
+    /// answer does not depend on it).
+    pub async fn token_rejected(&self, partner: &PartnerId, token: &TokenMeta) {
+        self.tokens.forget(partner);
+        let check =
+            TokenCheck { rejected: true, missing_scopes: token.missing_scopes.clone(), checked_at: self.clock.now() };
+        match self.store.record_token_check(partner, token, &check).await {
+            Ok(_) => {
+                tracing::warn!(partner_id = %partner, alert = "token_rejected", "HipChat rejected the stored token")
+            }
+            Err(e) => {
+                tracing::warn!(partner_id = %partner, error = %crate::error::chain(&e), "could not record the token status")
+            }
+        }
+    }
+
+    /// The problem for a chat failure with the stored `token` at `base_url`; a rejected token
+    /// is dropped and recorded first.
+    pub async fn chat_failure(&self, partner: &PartnerId, token: &TokenMeta, e: ChatError, base_url: &str) -> AppError {
+        if matches!(e, ChatError::TokenRejected) {
+            self.token_rejected(partner, token).await;
+        }
+        problem_for(e, base_url)
+    }
+}
+
+/// Seconds until HipChat's `reset_at` (at least 1), for `Retry-After`. Measured on the wall
+/// clock, as HipChat's reset is, not on the injected business clock.
+fn seconds_until(reset_at: Option<Timestamp>) -> Option<u64> {
+    reset_at.map(|r| u64::try_from(r.duration_since(Timestamp::now()).as_secs()).unwrap_or(0).max(1))
+}
+
+/// The one mapping of a chat-service failure to a problem (a use case that answers some
+/// failures its own way matches them before falling back to this). `base_url` is named in details so the
+/// partner sees which server was meant (it is not secret; the token never appears).
+pub fn problem_for(e: ChatError, base_url: &str) -> AppError {
+    use ChatError::*;
+    let unavailable = |status: u16, retry_after: Option<u64>, detail: String| AppError::HipchatUnavailable {
+        status,
+        retry_after,
+        detail,
+    };
+    match e {
+        TokenRejected => AppError::TokenRejected,
+        MissingScopes { scopes } => AppError::MissingScopes(scopes),
+        NameTaken => AppError::RoomNameTaken(None),
+        RoomNotFound => AppError::NotFound("The HipChat room does not exist (any more).".into()),
+        RateLimited { kind, reset_at } => {
+            let what = match kind {
+                LimitKind::RateLimit => "HipChat's rate limit for this token (100 requests per 5 minutes) is reached",
+                LimitKind::FloodControl => "HipChat's flood control for this room (30 messages per minute) is reached",
+            };
+            let retry_after = seconds_until(reset_at);
+            let when = retry_after.map(|s| format!("; retry in {s} s")).unwrap_or_default();
+            unavailable(503, retry_after, format!("{what}{when}."))
+        }
+        Unreachable { kind, .. } => {
+            unavailable(503, None, format!("HipChat at {base_url} cannot be reached: {kind}. Please retry later."))
+        }
+        Server { status } => unavailable(
+            503,
+            None,
+            format!("HipChat at {base_url} answered with a server error ({status}). Please retry later."),
+        ),
+        NotHipchat { detail, .. } => {
+            unavailable(502, None, format!("{base_url} does not answer like the HipChat v2 API: {detail}."))
+        }
+        Validation { field, message } => {
+            let field = field.map(|f| format!(" ({f})")).unwrap_or_default();
+            unavailable(502, None, format!("HipChat refused the request{field}: {message}"))
+        }
+        Refused { status, message } => unavailable(502, None, format!("HipChat answered {status}: {message}")),
+    }
+}
+
+/// The required scopes, named for people: "View Room (view_room), …".
+pub fn required_scopes_text() -> String {
+    scopes::describe(&scopes::REQUIRED_SCOPES.map(|(id, _)| id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Problem;
+    use crate::ports::chat::Unreachable as Kind;
+
+    #[test]
+    fn rate_limits_become_503_with_retry_after() {
+        let reset_at = Some(Timestamp::now() + jiff::SignedDuration::from_secs(42));
+        let e = ChatError::RateLimited { kind: LimitKind::RateLimit, reset_at };
+        let p = Problem::from(&problem_for(e, "https://h"));
+        assert_eq!(p.status, 503);
+        assert!(matches!(p.retry_after, Some(41 | 42)), "{:?}", p.retry_after);
+        assert!(p.detail.contains("100 requests per 5 minutes"), "{}", p.detail);
+    }
+
+    #[test]
+    fn transport_failures_name_the_server_but_not_the_detail() {
+        let e = ChatError::Unreachable { kind: Kind::Refused, detail: "tcp connect error 10.0.0.1".into() };
+        let p = Problem::from(&problem_for(e, "https://chat.example.com"));
+        assert_eq!(p.status, 503);
+        assert!(p.detail.contains("https://chat.example.com") && p.detail.contains("refused"), "{}", p.detail);
+        assert!(!p.detail.contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn token_and_scope_failures_are_409s() {
+        assert_eq!(Problem::from(&problem_for(ChatError::TokenRejected, "h")).status, 409);
+        let p = Problem::from(&problem_for(ChatError::MissingScopes { scopes: vec!["manage_rooms".into()] }, "h"));
+        assert_eq!(p.type_uri, "/problems/missing-scopes");
+        assert!(p.detail.contains("Manage Rooms (manage_rooms)"), "{}", p.detail);
+    }
+}

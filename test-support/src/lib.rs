@@ -1,0 +1,129 @@
+//! Test support for every crate of the workspace, never linked into a function: in-memory
+//! fakes of the ports ([`fakes`]), the [`Test`] wiring and [`deps`] for handler tests, signed
+//! `lambda_http` requests, the end-to-end client of the local stack ([`e2e`]) and log capture
+//! ([`LogBuffer`]). A dev-dependency only, so no production build compiles it.
+
+pub mod e2e;
+pub mod fakes;
+mod logs;
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+use shared::adapters::hipchat::{HipchatClient, http_client_with};
+use shared::adapters::http::Authenticator;
+use shared::app::{Deps, Wiring};
+use shared::domain::partner::PartnerId;
+use shared::domain::token::TokenMeta;
+use shared::ports::{Precondition, SettingsStore, Store, TokenSecrets};
+use shared::service::reminder::ReminderConfig;
+use shared::service::token_cache::TokenCache;
+
+pub use fakes::{FixedClock, MemorySecrets, MemoryStore, StaticKeys};
+pub use logs::LogBuffer;
+
+/// The request-signing key of handler tests.
+pub const KEY: &str = "test-signing-key";
+/// The time of handler tests (a Wednesday).
+pub const NOW: &str = "2026-11-25T10:00:00Z";
+/// A HipChat token for handler tests.
+pub const TOKEN: &str = "Zq8vLk3TtokenSECRETxy42";
+
+/// The wiring of handler tests: the store and the token secrets are `S` and `T` (the fakes,
+/// or the AWS adapters on moto), the signing keys static, the clock fixed, and the chat service
+/// the real HipChat client (talking to the simulator).
+pub struct Test<S = MemoryStore, T = MemorySecrets>(PhantomData<(S, T)>);
+
+impl<S: Store + 'static, T: TokenSecrets + 'static> Wiring for Test<S, T> {
+    type Store = S;
+    type Secrets = T;
+    type Keys = StaticKeys;
+    type Clock = FixedClock;
+    type Chat = HipchatClient;
+}
+
+/// Handler-test dependencies: `store` and `secrets`, the signing key [`KEY`], the clock at
+/// [`NOW`], and the real HipChat client with short timeouts (2 s to connect, 3 s in all).
+pub fn deps<S: Store + 'static, T: TokenSecrets + 'static>(store: S, secrets: T) -> Deps<Test<S, T>> {
+    deps_at(store, secrets, NOW)
+}
+
+/// [`deps`] with the clock at `now`.
+pub fn deps_at<S: Store + 'static, T: TokenSecrets + 'static>(store: S, secrets: T, now: &str) -> Deps<Test<S, T>> {
+    let http = http_client_with(Duration::from_secs(2), Duration::from_secs(3)).expect("an HTTP client");
+    Deps {
+        store,
+        tokens: TokenCache::new(secrets),
+        auth: Authenticator::new(StaticKeys::new(&[KEY]), Duration::from_secs(300)),
+        clock: FixedClock::at(now),
+        chat: HipchatClient::new(http),
+        room_page_size: shared::service::rooms::HIPCHAT_PAGE_SIZE,
+        reminder: ReminderConfig::default(),
+    }
+}
+
+/// [`NOW`] in unix seconds.
+pub fn now_secs() -> i64 {
+    NOW.parse::<Timestamp>().expect("NOW is an instant").as_second()
+}
+
+/// Signs `req` with `key` at `now` (unix seconds), as dynaBOARD does: the timestamp and
+/// signature headers over its method, path and query as sent, and raw body.
+pub fn sign_request(req: &mut lambda_http::Request, key: &str, now: i64) {
+    use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
+    let path = shared::adapters::http::signed_path(req);
+    let sig = sign(
+        key.as_bytes(),
+        now,
+        &SignedParts { method: req.method().as_str(), path_and_query: &path, body: req.body().as_ref() },
+    );
+    let headers = req.headers_mut();
+    headers.insert(TIMESTAMP_HEADER, lambda_http::http::HeaderValue::from(now));
+    headers
+        .insert(SIGNATURE_HEADER, lambda_http::http::HeaderValue::try_from(sig).expect("hex is a valid header value"));
+}
+
+/// A real `lambda_http` request (JSON content type), signed with `key` at `now`.
+pub fn signed_request(method: &str, path_and_query: &str, body: &str, key: &str, now: i64) -> lambda_http::Request {
+    let body = if body.is_empty() { lambda_http::Body::Empty } else { lambda_http::Body::Text(body.to_owned()) };
+    let mut req = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .header("content-type", "application/json")
+        .body(body)
+        .expect("a valid test request");
+    sign_request(&mut req, key, now);
+    req
+}
+
+/// A handler's answer as (status, JSON body); `null` for an empty body.
+pub fn status_and_json(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
+    let body = match resp.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).expect("a JSON body"),
+        lambda_http::Body::Binary(b) => serde_json::from_slice(b).expect("a JSON body"),
+        _ => serde_json::Value::Null,
+    };
+    (resp.status().as_u16(), body)
+}
+
+/// Stores the settings document `doc` (which must be valid) for `partner`, unconditionally.
+pub async fn store_settings(store: &impl SettingsStore, partner: &PartnerId, doc: &serde_json::Value, now: Timestamp) {
+    let settings = shared::domain::settings::parse_settings(doc).expect("valid settings").settings;
+    store.put(partner, &settings, &Precondition::None, now).await.expect("settings stored");
+}
+
+/// Stores `token` as `PUT /token` does: the secret, and its metadata with the settings.
+pub async fn store_token(
+    store: &impl SettingsStore,
+    secrets: &impl TokenSecrets,
+    partner: &PartnerId,
+    token: &str,
+    now: Timestamp,
+) {
+    let secret = SecretString::from(token);
+    secrets.put(partner, &secret).await.expect("token stored");
+    let meta = TokenMeta::new(&secret, shared::service::settings::today(now));
+    store.set_token(partner, &meta, now).await.expect("token metadata stored");
+}
