@@ -1,5 +1,5 @@
 //! The one application error type and its mapping to RFC 9457 problem details
-//! (DESIGN.md "Problem types"). Adapters turn a [`Problem`] into an HTTP response.
+//! (docs/api.md, "Problem types"). Adapters turn a [`Problem`] into an HTTP response.
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -2,7 +2,7 @@
 to the API (the local gateway) and signs it on the way, as dynaBOARD Cloud signs its calls.
 
 The signature covers exactly what is forwarded: the request target (path and `?query`) as it
-arrived on the request line, byte for byte, and the raw body (DESIGN.md "Authentication"):
+arrived on the request line, byte for byte, and the raw body (docs/design.md "Authentication: signed requests"):
 
     X-Dynaboard-Timestamp: <unix seconds>
     X-Dynaboard-Signature: v1=<hex HMAC-SHA256 over "v1:<ts>:<METHOD>:<path?query>:<body>">

@@ -1,4 +1,4 @@
-//! The settings store on DynamoDB (DESIGN.md "Data").
+//! The settings store on DynamoDB (docs/design.md, "Data").
 //!
 //! One table, keys `pk`/`sk`. This adapter owns the item layout:
 //! - `PARTNER#<id>` / `SETTINGS`: `settings` (the document), `version`, `updated_at`,

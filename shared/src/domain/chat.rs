@@ -1,5 +1,5 @@
 //! A user's personal chat room: its name, its topic, and the name prefilled on HipChat's guest
-//! page (DESIGN.md; the guide's "Room naming conventions").
+//! page (docs/api.md "Chat requests"; the vendor's integration guide's room naming conventions).
 //!
 //! - name: `<prefix> - <First> <Last>`, at most [`ROOM_NAME_MAX`] characters, with ` (n)` for
 //!   the n-th attempt when the name is taken by another user's room;

@@ -1,4 +1,4 @@
-//! A portal event dynaBOARD posts (`POST /v1/partners/{id}/events`, DESIGN.md):
+//! A portal event dynaBOARD posts (`POST /v1/partners/{id}/events`, docs/api.md "Events"):
 //! `{id, type, occurred_at, actor, issue?, comment?, approved?}`.
 
 use jiff::Timestamp;

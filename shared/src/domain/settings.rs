@@ -1,4 +1,4 @@
-//! The partner settings document (DESIGN.md "Settings document") and its validation.
+//! The partner settings document (docs/api.md "Settings") and its validation.
 //!
 //! `PUT /settings` is a full replace. Members a client leaves out take their defaults
 //! (integration inactive, chat button off, every notification off, `en`, `UTC`); only

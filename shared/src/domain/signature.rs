@@ -1,4 +1,4 @@
-//! Request signatures (DESIGN.md "Authentication").
+//! Request signatures (docs/design.md "Authentication: signed requests").
 //!
 //! Every `/v1` request carries `X-Dynaboard-Timestamp: <unix seconds>` and
 //! `X-Dynaboard-Signature: v1=<hex HMAC-SHA256>` over

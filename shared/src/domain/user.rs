@@ -1,5 +1,5 @@
 //! The portal user dynaBOARD sends with a chat request (`{"user": {...}}`) and as the actor
-//! of an event (`{"actor": {...}}`), DESIGN.md "A portal user":
+//! of an event (`{"actor": {...}}`), docs/api.md "Chat requests":
 //! `{"id", "first_name", "last_name", "email", "company"?, "role"}`.
 //!
 //! Names and the company are stored cleaned ([`clean_text`]: trimmed, control and invisible

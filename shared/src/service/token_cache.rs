@@ -1,4 +1,4 @@
-//! The partners' HipChat tokens, cached in memory per warm container (DESIGN.md "Data").
+//! The partners' HipChat tokens, cached in memory per warm container (docs/design.md, "Data").
 //!
 //! A chat request must not read Secrets Manager every time: the token is kept for [`TTL`]
 //! once read. An entry is tied to the token *metadata* stored beside the settings (last four

@@ -1,7 +1,7 @@
 //! HipChat REST API v2 simulator.
 //!
 //! HipChat shut down in 2019; this crate stands in for it in tests and in the local stack. It follows
-//! `reference/hipchat-api-v2.md` (the API as it really behaved): bearer tokens with scopes and a
+//! docs/hipchat-api.md (the API as it really behaved): bearer tokens with scopes and a
 //! one-year life, the error shape, room name rules, guest access URLs, notifications and messages,
 //! rate-limit and flood-control headers and 429s. A `/_sim/` control API (and the [`Simulator`]
 //! methods it mirrors) seeds tokens and rooms, injects faults and reads what was posted.
