@@ -16,8 +16,29 @@ use shared::ports::chat::{
 
 const SECRET: &str = "Tok3nThatMustNeverBeLoggedQ9";
 
-async fn sim() -> RunningSim {
-    start(SimConfig::default()).await.expect("simulator starts")
+async fn sim() -> Sim {
+    Sim(start(SimConfig::default()).await.expect("simulator starts"))
+}
+
+/// The simulator of one test. When the test ends without failing, every request it counted
+/// must have carried the token in the `Authorization` header and none in the query string
+/// ([`assert_token_in_header_only`]).
+struct Sim(RunningSim);
+
+impl std::ops::Deref for Sim {
+    type Target = RunningSim;
+
+    fn deref(&self) -> &RunningSim {
+        &self.0
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_token_in_header_only(&self.0);
+        }
+    }
 }
 
 fn token(sim: &RunningSim, value: &str, scopes: Option<&[&str]>) -> String {
@@ -50,6 +71,22 @@ fn note(message: &str) -> Notification {
     }
 }
 
+/// Every request the simulator counted carried the token in the `Authorization` header and none
+/// carried one in the query string (`auth_token`, which HipChat accepted too); the public
+/// `/v2/capabilities` is asked without a token.
+fn assert_token_in_header_only(s: &RunningSim) {
+    let counters = s.sim().counters();
+    for row in &counters.requests {
+        assert_eq!(row.token_in_query, 0, "a token in the query string: {row:?}");
+        if row.endpoint == ep::CAPABILITIES {
+            assert_eq!((row.token.as_deref(), row.token_in_header), (None, 0), "a token sent to capabilities: {row:?}");
+        } else {
+            assert!(row.token.is_some(), "a request without a token: {row:?}");
+            assert_eq!(row.token_in_header, row.count, "a request without the token in the header: {row:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn capabilities_and_token_info() {
     let s = sim().await;
@@ -61,8 +98,11 @@ async fn capabilities_and_token_info() {
     assert_eq!(info.scopes, ["view_room", "send_notification"]);
     let left = info.expires_in.expect("the simulator tells the remaining life");
     assert!((364 * 86_400..=365 * 86_400).contains(&left), "{left}");
-    // The token goes in the Authorization header, never in a query string.
     assert_eq!(s.sim().counters().count_for(ep::TOKEN_GET, Some(SECRET)), 1);
+    assert_eq!(s.sim().counters().count(ep::CAPABILITIES), 1);
+    // The token goes in the Authorization header, never in a query string (checked here and,
+    // for every test, when its simulator is dropped).
+    assert_token_in_header_only(&s);
 }
 
 #[tokio::test]

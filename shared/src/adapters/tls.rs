@@ -77,6 +77,7 @@ pub fn hipchat_tls_config() -> rustls::ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn the_embedded_amazon_roots_are_five_usable_trust_anchors() {
@@ -103,10 +104,95 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A throwaway self-signed certificate for `hipchat.test` (P-256, valid 2000–2100) and its
+    /// key, made with openssl for this test alone: no root store vouches for it.
+    const TEST_CERT: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIBjDCCATKgAwIBAgIBATAKBggqhkjOPQQDAjAXMRUwEwYDVQQDDAxoaXBjaGF0
+LnRlc3QwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBcxFTATBgNV
+BAMMDGhpcGNoYXQudGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABDlQDHSK
+v1lT2jyGkUOpsW24rPBJzxrapAaLlYTWvyOwachsZ6HyuAhjDyvnsackZZf0Uyvj
+av4evp9iRxRku2WjbTBrMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMBMG
+A1UdJQQMMAoGCCsGAQUFBwMBMBcGA1UdEQQQMA6CDGhpcGNoYXQudGVzdDAdBgNV
+HQ4EFgQU4gl4pCMDuogrtiradjivxc6K2XowCgYIKoZIzj0EAwIDSAAwRQIgZ7eC
+2uTT8aaefycBIB2uZg7RReXUjkmenFn00JyJ0ssCIQDbgmrzo4n1AVl525GAi9eb
++lxPSgxA+dsQd0WuCRpdgg==
+-----END CERTIFICATE-----
+";
+    const TEST_KEY: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgI/csqhqO6qBSYOCi
+II2w0Nj79/PZUoTkOiBZjJFroNShRANCAAQ5UAx0ir9ZU9o8hpFDqbFtuKzwSc8a
+2qQGi5WE1r8jsGnIbGeh8rgIYw8r57GnJGWX9FMr42r+Hr6fYkcUZLtl
+-----END PRIVATE KEY-----
+";
+
+    /// A TLS server for `hipchat.test` that speaks only `version` and presents [`TEST_CERT`].
+    fn test_server(version: &'static rustls::SupportedProtocolVersion) -> rustls::ServerConnection {
+        let cert = CertificateDer::from_pem_slice(TEST_CERT.as_bytes()).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(TEST_KEY.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        rustls::ServerConnection::new(Arc::new(config)).unwrap()
+    }
+
+    /// A handshake of a client with `config` and `server`, in memory: the client's error if it
+    /// fails (a server that refuses the client's hello answers with an alert).
+    fn handshake(config: rustls::ClientConfig, mut server: rustls::ServerConnection) -> Result<(), rustls::Error> {
+        let name = rustls::pki_types::ServerName::try_from("hipchat.test").unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        for _ in 0..10 {
+            let mut flight = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut flight).unwrap();
+            }
+            let mut rest = flight.as_slice();
+            while !rest.is_empty() {
+                server.read_tls(&mut rest).unwrap();
+            }
+            let _ = server.process_new_packets();
+            let mut flight = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut flight).unwrap();
+            }
+            let mut rest = flight.as_slice();
+            while !rest.is_empty() {
+                client.read_tls(&mut rest).unwrap();
+            }
+            client.process_new_packets()?;
+            if !client.is_handshaking() {
+                return Ok(());
+            }
+        }
+        panic!("the handshake did not end in 10 flights");
+    }
+
     #[test]
     fn the_hipchat_config_trusts_the_mozilla_roots() {
         let config = hipchat_tls_config();
+        // The root store inside the config's certificate verifier (rustls shows its size only).
+        let debug = format!("{config:?}");
+        let roots = format!("RootCertStore {{ roots: \"({} roots)\" }}", webpki_roots::TLS_SERVER_ROOTS.len());
+        assert_eq!(debug.matches(&roots).count(), 1, "{roots} not in {debug}");
         assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100);
-        assert!(config.crypto_provider().cipher_suites.iter().any(|s| s.version() == &rustls::version::TLS13));
+        // ring's cipher suites (TLS 1.3 and 1.2 ones).
+        let suites = |p: &rustls::crypto::CryptoProvider| p.cipher_suites.iter().map(|s| s.suite()).collect::<Vec<_>>();
+        assert_eq!(suites(config.crypto_provider()), suites(&rustls::crypto::ring::default_provider()));
+        // HTTP/1.1 only (reqwest without http2), so no ALPN is offered; SNI is sent.
+        assert!(config.alpn_protocols.is_empty(), "{:?}", config.alpn_protocols);
+        assert!(config.enable_sni);
+        // With a TLS 1.2-only and a TLS 1.3-only server the handshake gets as far as the
+        // certificate, which the verifier refuses: the roots do not vouch for it.
+        for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+            assert_eq!(
+                handshake(config.clone(), test_server(version)),
+                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)),
+                "{version:?}"
+            );
+        }
     }
 }

@@ -193,6 +193,14 @@ pub struct CounterRow {
     /// The token the request carried (header or `auth_token`), valid or not; `None` without one.
     pub token: Option<String>,
     pub count: u64,
+    /// Of `count`, the requests whose token came in the `Authorization: Bearer` header.
+    #[serde(default)]
+    pub token_in_header: u64,
+    /// Of `count`, the requests with a non-empty `auth_token` query parameter. HipChat accepted
+    /// both ways; when a request has both, the header's token is the one used (and `token`),
+    /// and the request counts here and in `token_in_header`.
+    #[serde(default)]
+    pub token_in_query: u64,
 }
 
 impl Counters {

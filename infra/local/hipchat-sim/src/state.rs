@@ -61,6 +61,22 @@ pub(crate) struct Room {
     pub messages: Vec<Message>,
 }
 
+/// Where a request carried a token: the `Authorization: Bearer` header, the `auth_token` query
+/// parameter, both or neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TokenSources {
+    pub header: bool,
+    pub query: bool,
+}
+
+/// One counter: requests, and of them those with a token in the header and in the query.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    count: u64,
+    header: u64,
+    query: u64,
+}
+
 /// A fixed window: `count` hits since `start`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Window {
@@ -109,7 +125,7 @@ pub(crate) struct State {
     pub users: BTreeMap<u64, User>,
     pub rooms: BTreeMap<u64, Room>,
     pub next_room_id: u64,
-    counters: BTreeMap<(String, Option<String>), u64>,
+    counters: BTreeMap<(String, Option<String>), Tally>,
     total: u64,
     faults: Vec<Fault>,
     rate: HashMap<String, Window>,
@@ -283,10 +299,13 @@ impl State {
             .any(|r| Some(r.id) != except && if ignore_case { r.name.to_lowercase() == lower } else { r.name == name })
     }
 
-    /// Count one `/v2` request.
-    pub fn count(&mut self, endpoint: &str, token: Option<&str>) {
+    /// Count one `/v2` request, and where it carried its token.
+    pub fn count(&mut self, endpoint: &str, token: Option<&str>, sources: TokenSources) {
         self.total += 1;
-        *self.counters.entry((endpoint.to_owned(), token.map(str::to_owned))).or_insert(0) += 1;
+        let tally = self.counters.entry((endpoint.to_owned(), token.map(str::to_owned))).or_default();
+        tally.count += 1;
+        tally.header += u64::from(sources.header);
+        tally.query += u64::from(sources.query);
     }
 
     /// Take one use of the first pending fault that matches `endpoint`.
@@ -433,10 +452,12 @@ impl Simulator {
             requests: state
                 .counters
                 .iter()
-                .map(|((endpoint, token), count)| CounterRow {
+                .map(|((endpoint, token), tally)| CounterRow {
                     endpoint: endpoint.clone(),
                     token: token.clone(),
-                    count: *count,
+                    count: tally.count,
+                    token_in_header: tally.header,
+                    token_in_query: tally.query,
                 })
                 .collect(),
         }

@@ -13,7 +13,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 use crate::model::{ALL_SCOPES, FaultAction, Message, Notification, RoomSpec, TokenKind, endpoints};
-use crate::state::{Simulator, State, TokenRecord, WindowStatus, random_uuid, random_version};
+use crate::state::{Simulator, State, TokenRecord, TokenSources, WindowStatus, random_uuid, random_version};
 use crate::validate::{
     Invalid, optional_bool, optional_choice, optional_string, py_list, query_bool, query_int, required_bool,
     required_string,
@@ -173,14 +173,17 @@ impl Query {
     }
 }
 
-/// The token a request carries: `Authorization: Bearer <t>`, else `?auth_token=<t>`.
-fn presented_token(headers: &HeaderMap, query: &Query) -> Option<String> {
+/// The token a request carries: `Authorization: Bearer <t>`, else `?auth_token=<t>`; and which
+/// of the two held one.
+fn presented_token(headers: &HeaderMap, query: &Query) -> (Option<String>, TokenSources) {
     let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
         let (scheme, rest) = v.trim().split_once(' ')?;
         let rest = rest.trim();
         (scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty()).then(|| rest.to_owned())
     });
-    bearer.or_else(|| query.get("auth_token").filter(|t| !t.is_empty()).map(str::to_owned))
+    let in_query = query.get("auth_token").filter(|t| !t.is_empty());
+    let sources = TokenSources { header: bearer.is_some(), query: in_query.is_some() };
+    (bearer.or_else(|| in_query.map(str::to_owned)), sources)
 }
 
 fn reason(status: StatusCode) -> &'static str {
@@ -326,12 +329,12 @@ pub(crate) async fn handle(sim: Simulator, request: axum::extract::Request) -> R
         Routed::MethodNotAllowed { template, .. } => format!("{} {template}", parts.method),
         Routed::NotFound => format!("{} {path}", parts.method),
     };
-    let token = presented_token(&parts.headers, &query);
+    let (token, sources) = presented_token(&parts.headers, &query);
     let host_base = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}"));
 
     let fault = {
         let mut state = sim.lock();
-        state.count(&template, token.as_deref());
+        state.count(&template, token.as_deref(), sources);
         state.take_fault(&template)
     };
     let response = match fault {

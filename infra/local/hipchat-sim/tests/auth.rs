@@ -21,6 +21,37 @@ async fn bearer_header_and_query_parameter_both_authenticate() {
 }
 
 #[tokio::test]
+async fn counters_tell_a_header_token_from_a_query_token() {
+    let c = ctx().await;
+    let http = client();
+    assert_eq!(c.get("/v2/room").await.status(), StatusCode::OK);
+    let by_query = http.get(c.url(&format!("/v2/room?auth_token={}", c.token))).send().await.expect("GET");
+    assert_eq!(by_query.status(), StatusCode::OK, "a token in the query is still accepted");
+    let by_query = http.get(c.url(&format!("/v2/oauth/token/{0}?auth_token={0}", c.token))).send().await.expect("GET");
+    assert_eq!(by_query.status(), StatusCode::OK);
+    // Both: the header's token is used; the query still held one.
+    let both = c.req(Method::GET, "/v2/room?auth_token=other").send().await.expect("GET");
+    assert_eq!(both.status(), StatusCode::OK);
+    // An empty auth_token is no token.
+    assert_eq!(c.get("/v2/room?auth_token=").await.status(), StatusCode::OK);
+    assert_eq!(http.get(c.url("/v2/room?auth_token=")).send().await.expect("GET").status(), StatusCode::UNAUTHORIZED);
+
+    let counters = c.running.sim().counters();
+    let row = |endpoint: &str, token: Option<&str>| {
+        let row = counters.requests.iter().find(|r| r.endpoint == endpoint && r.token.as_deref() == token);
+        row.map(|r| (r.count, r.token_in_header, r.token_in_query))
+    };
+    assert_eq!(row(endpoints::ROOM_LIST, Some(&c.token)), Some((4, 3, 2)));
+    assert_eq!(row(endpoints::TOKEN_GET, Some(&c.token)), Some((1, 0, 1)));
+    assert_eq!(row(endpoints::ROOM_LIST, None), Some((1, 0, 0)));
+    // The same over the control API.
+    let raw = json(http.get(c.url("/_sim/counters")).send().await.expect("GET")).await;
+    let rows = raw["requests"].as_array().expect("rows");
+    assert!(rows.contains(&json!({"endpoint": endpoints::TOKEN_GET, "token": c.token, "count": 1,
+        "token_in_header": 0, "token_in_query": 1})));
+}
+
+#[tokio::test]
 async fn missing_token_is_401_without_rate_headers() {
     let c = ctx().await;
     let response = client().get(c.url("/v2/room")).send().await.expect("GET");

@@ -198,11 +198,11 @@ async fn counters_per_endpoint_and_token() {
     assert_eq!(counters.count(endpoints::CAPABILITIES), 1);
     assert_eq!(counters.count("GET /v2/nothing"), 1);
     let raw: Value = http.get(c.url("/_sim/counters")).send().await.expect("GET").json().await.expect("JSON");
-    assert!(
-        raw["requests"]
-            .as_array()
-            .is_some_and(|rows| rows.iter().any(|r| r == &json!({"endpoint": NOTIFY, "token": c.token, "count": 1})))
-    );
+    assert!(raw["requests"].as_array().is_some_and(|rows| {
+        rows.iter().any(|r| {
+            r == &json!({"endpoint": NOTIFY, "token": c.token, "count": 1, "token_in_header": 1, "token_in_query": 0})
+        })
+    }));
 }
 
 #[tokio::test]
