@@ -56,6 +56,9 @@ lint: venv
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(VENV)/bin/openapi-spec-validator infra/openapi.yaml
+	@# The fuzz targets are their own workspace (cargo-fuzz): type-checked here on stable so
+	@# that they cannot stop compiling unnoticed (make fuzz runs them on nightly).
+	bash fuzz/check.sh
 
 # Release builds for Lambda (arm64, Amazon Linux 2023), as the template deploys them: one
 # cargo invocation for all five functions (zig from the cargo-lambda wheel links them).

@@ -356,7 +356,9 @@ async fn more_than_a_thousand_rooms_take_two_full_hipchat_pages() {
     }
     let mut seen = Vec::new();
     let mut path = "/v1/partners/p1/rooms?limit=200".to_owned();
+    let mut requests = 0;
     loop {
+        requests += 1;
         let (status, page) = w.send("GET", &path, "").await;
         assert_eq!(status, 200, "{page}");
         seen.extend(page["items"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()));
@@ -366,8 +368,13 @@ async fn more_than_a_thousand_rooms_take_two_full_hipchat_pages() {
         }
     }
     assert_eq!(seen.len(), 1005);
+    seen.sort_unstable();
     seen.dedup();
     assert_eq!(seen.len(), 1005, "no room twice");
+    // Six picker pages of 200 (the last of 5), each from one HipChat page of up to 1000 read
+    // at the picker's cursor: one HipChat call per picker page.
+    assert_eq!(requests, 6);
+    assert_eq!(w.sim.sim().counters().count(ep::ROOM_LIST), 6);
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use shared::adapters::secrets::SecretsManagerTokens;
 use shared::domain::partner::PartnerId;
 use shared::ports::chat::ChatService;
 use shared::ports::chat::{ChatAccess, RoomRef};
-use shared::ports::{DeliveryClaim, DeliveryKey, SettingsStore, Store, TokenSecrets};
+use shared::ports::{DeliveryClaim, DeliveryKey, DeliveryStore, SettingsStore, Store, TokenSecrets};
 use test_support::{
     KEY, MemorySecrets, MemoryStore, NOW, TOKEN, Test, signed_request, status_and_json, store_settings, store_token,
 };
@@ -441,6 +441,44 @@ async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: Store + 'stati
         DeliveryClaim::InFlight { lease_until: now() + lease }
     );
     assert_eq!(w.staff_notifications().len(), 1);
+}
+
+/// An event another request is delivering (its claim's lease runs): this request polls the
+/// record for the waiting time, then answers 503 with `Retry-After` until that lease ends,
+/// without a HipChat call; once the other request has delivered it, a repeat is a duplicate.
+/// On the fakes only: the waiting time passes on tokio's paused clock, which the AWS SDK's own
+/// timers must not see.
+#[tokio::test]
+async fn an_event_in_flight_elsewhere_is_waited_for_then_503_with_retry_after() {
+    let w = world().await;
+    let lease = jiff::SignedDuration::from_secs(20);
+    let week = jiff::SignedDuration::from_hours(168);
+    let key = DeliveryKey::Event("busy");
+    let live = w.d.store.claim_delivery(&w.partner, &key, "other", now() + lease, now() + week, now()).await.unwrap();
+    assert_eq!(live, DeliveryClaim::Claimed);
+    let (calls, hipchat) = (w.store_calls(), w.hipchat_calls());
+
+    let e = event("busy", "issue.created");
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
+    let resp = handle(&w.d, request("POST", &w.path(), &e.to_string())).await.unwrap();
+    let waited = started.elapsed();
+    tokio::time::resume();
+
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.headers()["retry-after"], "20", "until the other request's lease ends");
+    let (_, p) = status_and_json(&resp);
+    assert_eq!(p["type"], "/problems/hipchat-unavailable", "{p}");
+    // It waited the event's waiting time (on the paused clock), polling at 50, 100, 200 and
+    // then every 400 ms: one settings read and 29 claim attempts.
+    assert!(waited >= shared::service::events::WAIT_MAX, "{waited:?}");
+    assert_eq!(w.store_calls() - calls, 1 + 29);
+    assert_eq!(w.hipchat_calls(), hipchat, "no HipChat call");
+    assert!(w.staff_notifications().is_empty());
+    // The other request delivers it: the repeat is a duplicate, still without a send.
+    assert!(w.d.store.mark_delivered(&w.partner, &key, "other", now()).await.unwrap());
+    assert_eq!(w.post(&e).await.1["status"], "duplicate");
+    assert!(w.staff_notifications().is_empty());
 }
 
 /// A record past its TTL that DynamoDB has not removed yet does not block a new delivery.

@@ -15,7 +15,7 @@ use crate::ports::Clock;
 
 /// A fresh claim id: what a conditional write records so that only its holder finishes or
 /// releases the claim.
-pub fn claim_id() -> String {
+fn claim_id() -> String {
     format!("{:016x}", fastrand::u64(..))
 }
 
@@ -118,24 +118,24 @@ const LONGEST: Duration = Duration::from_millis(400);
 
 /// Polling intervals of 50, 100, 200, 400, 400, … ms, for at most `max` in all.
 #[derive(Debug)]
-pub struct Poll {
+struct Poll {
     started: Instant,
     next: Duration,
     max: Duration,
 }
 
 impl Poll {
-    pub fn new(max: Duration) -> Self {
+    fn new(max: Duration) -> Self {
         Self { started: Instant::now(), next: FIRST, max }
     }
 
     /// Whether `max` has passed since the poll began.
-    pub fn expired(&self) -> bool {
+    fn expired(&self) -> bool {
         self.started.elapsed() >= self.max
     }
 
     /// Sleeps the next interval; `false` (without sleeping) once `max` has passed.
-    pub async fn wait(&mut self) -> bool {
+    async fn wait(&mut self) -> bool {
         if self.expired() {
             return false;
         }
@@ -153,7 +153,7 @@ impl Poll {
 
 /// 503 `hipchat-unavailable` with `Retry-After` until `lease_until` (at least 1 s, at most
 /// `lease`): another request holds the work.
-pub fn busy(lease_until: Timestamp, now: Timestamp, lease: SignedDuration, detail: &str) -> AppError {
+fn busy(lease_until: Timestamp, now: Timestamp, lease: SignedDuration, detail: &str) -> AppError {
     let secs = lease_until.duration_since(now).as_secs().clamp(1, lease.as_secs().max(1));
     AppError::HipchatUnavailable { status: 503, retry_after: u64::try_from(secs).ok(), detail: detail.to_owned() }
 }
@@ -161,6 +161,78 @@ pub fn busy(lease_until: Timestamp, now: Timestamp, lease: SignedDuration, detai
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The business clock, fixed: only tokio's (paused) clock moves in these tests.
+    struct At(Timestamp);
+
+    impl Clock for At {
+        fn now(&self) -> Timestamp {
+            self.0
+        }
+    }
+
+    const T0: &str = "2026-11-25T10:00:00Z";
+
+    fn lease(wait_max: Duration) -> Lease {
+        Lease { duration: SignedDuration::from_secs(20), wait_max, busy_detail: "busy" }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_claim_is_polled_for_the_waiting_time_then_reported_held() {
+        let clock = At(T0.parse().unwrap());
+        let held_until = clock.0 + SignedDuration::from_secs(7);
+        let lease = lease(Duration::from_secs(1));
+        let mut attempts = lease.attempts(&clock);
+        let started = Instant::now();
+        let mut tries = 0;
+        let end = loop {
+            tries += 1;
+            if let Some(end) = attempts.next::<()>(Step::Held { lease_until: held_until }).await {
+                break end;
+            }
+        };
+        // Sleeps of 50, 100, 200, 400 and 400 ms, then the second is up.
+        assert_eq!(tries, 6);
+        assert_eq!(started.elapsed(), Duration::from_millis(1_150));
+        assert!(matches!(end, Claim::Held { lease_until, now } if lease_until == held_until && now == clock.0));
+        let AppError::HipchatUnavailable { status: 503, retry_after, .. } = lease.busy(held_until, clock.0) else {
+            panic!("a 503")
+        };
+        assert_eq!(retry_after, Some(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_claim_is_tried_again_at_once_under_the_same_id() {
+        let clock = At(T0.parse().unwrap());
+        let lease = lease(Duration::from_secs(10));
+        let mut attempts = lease.attempts(&clock);
+        let started = Instant::now();
+        let mut ids = Vec::new();
+        let mut steps = vec![Step::Claimed, Step::Lost, Step::Lost];
+        let end = loop {
+            ids.push(attempts.claim_id().to_owned());
+            assert_eq!(attempts.lease_until, clock.0 + SignedDuration::from_secs(20));
+            if let Some(end) = attempts.next::<()>(steps.pop().unwrap()).await {
+                break end;
+            }
+        };
+        assert_eq!(started.elapsed(), Duration::ZERO, "no sleep after a lost claim");
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|id| *id == ids[0]));
+        assert!(matches!(end, Claim::Ours(id) if id == ids[0]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn done_work_ends_the_loop_and_no_waiting_time_means_no_wait() {
+        let clock = At(T0.parse().unwrap());
+        let lease = lease(Duration::ZERO);
+        let mut attempts = lease.attempts(&clock);
+        assert!(matches!(attempts.next(Step::Done(5)).await, Some(Claim::Done(5))));
+        let started = Instant::now();
+        let end = attempts.next::<()>(Step::Held { lease_until: clock.0 }).await;
+        assert!(matches!(end, Some(Claim::Held { .. })), "the reminder's lease does not wait");
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
 
     #[test]
     fn intervals_double_up_to_the_longest() {
