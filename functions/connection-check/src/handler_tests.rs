@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use shared::domain::partner::PartnerId;
 use shared::domain::settings::parse_settings;
 use shared::domain::token::TokenMeta;
-use shared::ports::{Precondition, SettingsStore};
+use shared::ports::{Precondition, SettingsStore, TokenSecrets};
 use test_support::{KEY, MemorySecrets, MemoryStore, NOW, TOKEN, Test, signed_request, store_settings, store_token};
 
 use super::*;
@@ -344,6 +344,28 @@ async fn room_search_is_a_case_insensitive_substring() {
     assert_eq!(names, ["Support", "SUPPLY chain", "Customer support"]);
     let (status, p) = w.send("GET", "/v1/partners/p1/rooms?limit=abc", "").await;
     assert_eq!((status, p["errors"][0]["field"].as_str()), (422, Some("limit")));
+}
+
+/// The setup screen looks at what is stored now: the connection check and the room picker read
+/// the token from Secrets Manager on every call (no cache), so a token replaced there is the
+/// one checked at once.
+#[tokio::test]
+async fn the_check_and_the_picker_read_the_stored_token_every_time() {
+    let w = world().await;
+    w.configure(w.base(), None, Some(&w.token(TOKEN, &GUIDE_SCOPES))).await;
+    let reads = || w.d.tokens.inner().reads.load(Ordering::SeqCst);
+    let before = reads();
+    assert_eq!(w.check(Value::Null).await["ok"], true);
+    assert_eq!(w.check(Value::Null).await["ok"], true);
+    assert_eq!(w.send("GET", "/v1/partners/p1/rooms", "").await.0, 200);
+    assert_eq!(w.send("GET", "/v1/partners/p1/rooms", "").await.0, 200);
+    assert_eq!(reads() - before, 4);
+    // Replaced behind the settings' back (same metadata): the next check uses the new one.
+    let other = w.token("AnotherTokenValue0000", &["view_room"]);
+    w.d.tokens.inner().put(&partner(), &secrecy::SecretString::from(other)).await.unwrap();
+    let report = w.check(Value::Null).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["missing_scopes"].as_array().map(Vec::len), Some(4), "{report}");
 }
 
 #[tokio::test]

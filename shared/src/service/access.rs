@@ -11,13 +11,24 @@ use crate::domain::scopes;
 use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::error::AppError;
 use crate::ports::chat::{ChatAccess, ChatError, LimitKind};
-use crate::ports::{Clock, SettingsStore, StoredSettings};
+use crate::ports::{Clock, PortError, SettingsStore, StoredSettings, TokenSecrets};
 
 /// A partner's stored settings with the chat access they describe.
 pub struct PartnerChat {
     pub stored: StoredSettings,
     pub token: TokenMeta,
     pub access: ChatAccess,
+}
+
+/// Where a use case takes the partner's token from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRead {
+    /// The warm container's cache, tied to the stored token metadata (chat requests and events:
+    /// no Secrets Manager call on a warm request).
+    Cached,
+    /// Secrets Manager every time: the setup screen's calls (connection check, room picker) and
+    /// the daily reminder look at what is stored now.
+    Stored,
 }
 
 /// 404 for a partner without settings.
@@ -34,19 +45,39 @@ impl<W: Wiring> Deps<W> {
     /// Loads the partner's settings, URL and token: 404 without settings, 409
     /// `hipchat-url-missing` without a URL, 409 `token-missing` without a token (metadata or
     /// secret).
-    pub async fn partner_chat(&self, partner: &PartnerId) -> Result<PartnerChat, AppError> {
+    pub async fn partner_chat(&self, partner: &PartnerId, read: TokenRead) -> Result<PartnerChat, AppError> {
         let stored = self.store.get(partner).await?.ok_or_else(|| not_configured(partner))?;
         let url = stored.settings.hipchat_url.clone().ok_or(AppError::HipchatUrlMissing)?;
         let token = stored.token.clone().ok_or(AppError::TokenMissing)?;
-        let access = self.chat_access(partner, &url, &token).await?;
+        let access = self.chat_access(partner, &url, &token, read).await?;
         Ok(PartnerChat { stored, token, access })
     }
 
-    /// The access for settings already read: the token for `token`'s metadata from the cache
-    /// (or its secret), 409 `token-missing` when the secret is gone.
-    pub async fn chat_access(&self, partner: &PartnerId, url: &str, token: &TokenMeta) -> Result<ChatAccess, AppError> {
-        let secret = self.tokens.get(partner, token, self.clock.now()).await?.ok_or(AppError::TokenMissing)?;
+    /// The access for settings already read: the token for `token`'s metadata, read as `read`
+    /// says; 409 `token-missing` when the secret is gone.
+    pub async fn chat_access(
+        &self,
+        partner: &PartnerId,
+        url: &str,
+        token: &TokenMeta,
+        read: TokenRead,
+    ) -> Result<ChatAccess, AppError> {
+        let secret = self.token(partner, token, read).await?.ok_or(AppError::TokenMissing)?;
         access(url, secret)
+    }
+
+    /// The partner's token for the stored metadata `token`, read as `read` says; `None` when
+    /// the secret does not exist (or holds nothing usable).
+    pub async fn token(
+        &self,
+        partner: &PartnerId,
+        token: &TokenMeta,
+        read: TokenRead,
+    ) -> Result<Option<SecretString>, PortError> {
+        match read {
+            TokenRead::Cached => self.tokens.get(partner, token, self.clock.now()).await,
+            TokenRead::Stored => self.tokens.inner().get(partner).await,
+        }
     }
 
     /// The chat service answered 401 for `token`: the cached token goes, and the stored one

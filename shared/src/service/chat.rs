@@ -32,6 +32,7 @@ use crate::ports::chat::{
     ChatAccess, ChatError, ChatService, Color, MessageFormat, NewRoom, Notification, Privacy, Room, RoomRef, RoomUpdate,
 };
 use crate::ports::{Clock, MappedRoom, RoomMapping, RoomStore, SettingsStore};
+use crate::service::access::TokenRead;
 use crate::service::lease::{Claim, Lease, Step};
 
 /// How long a claim on a user's mapping holds: longer than creating a room can take with the
@@ -149,7 +150,7 @@ pub async fn request_chat<W: Wiring>(
         deps,
         partner,
         user,
-        access: deps.chat_access(partner, url, meta).await?,
+        access: deps.chat_access(partner, url, meta, TokenRead::Cached).await?,
         prefix: settings.room_name_prefix.clone().unwrap_or_else(|| messages::room_prefix(settings.language)),
     };
     let resolved = match flow.resolve(ctx.room).await {

@@ -20,7 +20,7 @@ use crate::domain::token::{TokenCheck, TokenMeta, clean_token};
 use crate::error::AppError;
 use crate::ports::chat::{ChatAccess, ChatError, ChatService, Probe, RoomRef, Unreachable};
 use crate::ports::{Clock, SettingsStore};
-use crate::service::access::required_scopes_text;
+use crate::service::access::{TokenRead, required_scopes_text};
 
 /// How much a problem matters: a `warning` was fixed for the partner (we trimmed or
 /// normalised), an `error` stops the integration from working. `ok` means no errors.
@@ -113,7 +113,7 @@ pub async fn check_connection<W: Wiring>(
             TokenSource::Request(token)
         }
         None => match stored.as_ref().and_then(|s| s.token.clone()) {
-            Some(meta) => match deps.tokens.get(partner, &meta, now).await? {
+            Some(meta) => match deps.token(partner, &meta, TokenRead::Stored).await? {
                 Some(secret) => TokenSource::Stored(secret, meta),
                 None => TokenSource::Missing,
             },

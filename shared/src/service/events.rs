@@ -27,6 +27,7 @@ use crate::domain::partner::PartnerId;
 use crate::error::AppError;
 use crate::ports::chat::{ChatError, ChatService, MessageFormat, Notification, RoomRef};
 use crate::ports::{Clock, DeliveryClaim, DeliveryKey, DeliveryStore, SettingsStore};
+use crate::service::access::TokenRead;
 use crate::service::lease::{Claim, Lease, Step};
 
 /// How long a claim on an event holds: longer than a send can take (6 s per HipChat call,
@@ -90,7 +91,7 @@ pub async fn notify_event<W: Wiring>(
     if meta.rejected {
         return Err(AppError::TokenRejected);
     }
-    let access = deps.chat_access(partner, url, meta).await?;
+    let access = deps.chat_access(partner, url, meta, TokenRead::Cached).await?;
 
     let key = DeliveryKey::Event(&event.id);
     let mut attempts = EVENT_LEASE.attempts(&deps.clock);

@@ -36,7 +36,7 @@ use crate::ports::chat::{ChatError, ChatService, Color, MessageFormat, Notificat
 use crate::ports::{
     Clock, DeliveryClaim, DeliveryKey, DeliveryStore, PartnerSettings, PortError, SettingsStore, TokenIndex,
 };
-use crate::service::access::access;
+use crate::service::access::{TokenRead, access};
 use crate::service::lease::{Claim, Lease, Step};
 
 /// Expired tokens are looked at for this many days after `expires_on` (so an alert missed on
@@ -185,7 +185,7 @@ async fn partner_steps<W: Wiring>(deps: &Deps<W>, p: &PartnerSettings, now: Time
         return Ok(o);
     }
     let Some(url) = settings.hipchat_url.as_deref().filter(|_| settings.active) else { return Ok(o) };
-    let Some(secret) = deps.tokens.get(partner, meta, now).await? else {
+    let Some(secret) = deps.token(partner, meta, TokenRead::Stored).await? else {
         tracing::warn!(partner_id = %partner, "token metadata without its secret: the partner must store the token again");
         o.failed = 1;
         return Ok(o);

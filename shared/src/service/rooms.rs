@@ -14,7 +14,7 @@ pub use crate::domain::room_picker::HIPCHAT_PAGE_SIZE;
 use crate::domain::room_picker::{MAX_PAGES_PER_REQUEST, RoomQuery, encode_cursor};
 use crate::error::AppError;
 use crate::ports::chat::{ChatError, ChatService, ListRooms, NewRoom, Privacy, RoomSummary};
-use crate::service::access::PartnerChat;
+use crate::service::access::{PartnerChat, TokenRead};
 
 /// One room in the picker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,7 +46,7 @@ pub async fn list_rooms<W: Wiring>(
     partner: &PartnerId,
     query: &RoomQuery,
 ) -> Result<RoomList, AppError> {
-    let pc = deps.partner_chat(partner).await?;
+    let pc = deps.partner_chat(partner, TokenRead::Stored).await?;
     let needle = query.q.as_deref().map(str::to_lowercase);
     let matches = |r: &RoomSummary| needle.as_deref().is_none_or(|n| r.name.to_lowercase().contains(n));
     let mut items = Vec::new();
@@ -85,7 +85,7 @@ pub async fn create_room<W: Wiring>(
     partner: &PartnerId,
     room: &NewRoom,
 ) -> Result<CreatedRoom, AppError> {
-    let pc = deps.partner_chat(partner).await?;
+    let pc = deps.partner_chat(partner, TokenRead::Stored).await?;
     match deps.chat.create_room(&pc.access, room).await {
         Ok(id) => {
             tracing::info!(partner_id = %partner, room_id = id, "notification room created");
