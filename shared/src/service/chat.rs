@@ -254,14 +254,15 @@ impl<W: Wiring> RoomFlow<'_, W> {
             };
             let step = match step {
                 Some(step) => step,
-                // Lost: another request claimed or finished the mapping meanwhile; read it and go on.
-                None => match store
-                    .claim_room(self.partner, &self.user.id, attempts.claim_id(), lease_until, replacing, now)
-                    .await?
-                {
-                    true => Step::Claimed,
-                    false => Step::Lost,
-                },
+                None => {
+                    let (partner, user, claim_id) = (self.partner, &self.user.id, attempts.claim_id());
+                    if store.claim_room(partner, user, claim_id, lease_until, replacing, now).await? {
+                        Step::Claimed
+                    } else {
+                        // Another request claimed or finished the mapping meanwhile: read it and go on.
+                        Step::Lost
+                    }
+                }
             };
             if let Some(end) = attempts.next(step).await {
                 break end;
