@@ -53,8 +53,8 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
 }
 
 /// The system resolver (`getaddrinfo`, as reqwest's default), except that names under the
-/// reserved `.invalid` domain fail at once without a lookup (RFC 6761 §6.4). Its failures are
-/// [`DnsFailure`]s, which [`transport_error`] recognises by type.
+/// reserved `.invalid` domain fail at once without a lookup (RFC 6761 §6.4). reqwest tags its
+/// failures as DNS errors (`reqwest::Error::is_dns`), which [`transport_error`] reads.
 struct Resolver;
 
 /// A host name that did not resolve.
@@ -270,40 +270,41 @@ pub fn api_url(access: &ChatAccess, segments: &[&str]) -> url::Url {
 /// removed.
 fn transport_error(e: reqwest::Error) -> ChatError {
     let e = e.without_url();
-    let kind = transport_kind(&e);
     let mut detail = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
+    for s in std::iter::successors(e.source(), next_source) {
         detail.push_str(": ");
         detail.push_str(&s.to_string());
-        source = s.source();
     }
-    ChatError::Unreachable { kind, detail }
+    ChatError::Unreachable { kind: transport_kind(&e), detail }
+}
+
+/// The next error of a source chain.
+fn next_source<'a>(e: &&'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    (*e).source()
+}
+
+/// What an `io::Error` wraps (its `source` skips it).
+fn io_inner<'a>(e: &&'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    Some(inner)
 }
 
 fn transport_kind(e: &reqwest::Error) -> Unreachable {
+    // reqwest tags timeouts, and resolver failures (ours are `DnsFailure`s) as DNS errors.
     if e.is_timeout() {
         return Unreachable::Timeout;
     }
+    if e.is_dns() {
+        return Unreachable::Dns;
+    }
     // Each error of the chain, and what an `io::Error` wraps (its `source` skips that; TLS
     // failures come as an `io::Error` in an `io::Error` around the `rustls::Error`).
-    let mut chain: Vec<&(dyn StdError + 'static)> = Vec::new();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let mut layer = Some(s);
-        while let Some(l) = layer {
-            chain.push(l);
-            layer =
-                l.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|i| i as &(dyn StdError + 'static));
-        }
-        source = s.source();
-    }
+    let chain: Vec<&(dyn StdError + 'static)> =
+        std::iter::successors(e.source(), next_source).flat_map(|s| std::iter::successors(Some(s), io_inner)).collect();
     let io_kind = |k: std::io::ErrorKind| {
         chain.iter().any(|s| s.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == k))
     };
-    if e.is_dns() || chain.iter().any(|s| s.is::<DnsFailure>()) {
-        Unreachable::Dns
-    } else if io_kind(std::io::ErrorKind::TimedOut) {
+    if io_kind(std::io::ErrorKind::TimedOut) {
         Unreachable::Timeout
     } else if io_kind(std::io::ErrorKind::ConnectionRefused) {
         Unreachable::Refused

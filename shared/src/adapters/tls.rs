@@ -140,29 +140,27 @@ II2w0Nj79/PZUoTkOiBZjJFroNShRANCAAQ5UAx0ir9ZU9o8hpFDqbFtuKzwSc8a
         rustls::ServerConnection::new(Arc::new(config)).unwrap()
     }
 
+    /// Moves what `from` has to send into `to`.
+    fn flight<A, B>(from: &mut rustls::ConnectionCommon<A>, to: &mut rustls::ConnectionCommon<B>) {
+        let mut bytes = Vec::new();
+        while from.wants_write() {
+            from.write_tls(&mut bytes).unwrap();
+        }
+        let mut rest = bytes.as_slice();
+        while !rest.is_empty() {
+            to.read_tls(&mut rest).unwrap();
+        }
+    }
+
     /// A handshake of a client with `config` and `server`, in memory: the client's error if it
     /// fails (a server that refuses the client's hello answers with an alert).
     fn handshake(config: rustls::ClientConfig, mut server: rustls::ServerConnection) -> Result<(), rustls::Error> {
         let name = rustls::pki_types::ServerName::try_from("hipchat.test").unwrap();
         let mut client = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
         for _ in 0..10 {
-            let mut flight = Vec::new();
-            while client.wants_write() {
-                client.write_tls(&mut flight).unwrap();
-            }
-            let mut rest = flight.as_slice();
-            while !rest.is_empty() {
-                server.read_tls(&mut rest).unwrap();
-            }
+            flight(&mut client, &mut server);
             let _ = server.process_new_packets();
-            let mut flight = Vec::new();
-            while server.wants_write() {
-                server.write_tls(&mut flight).unwrap();
-            }
-            let mut rest = flight.as_slice();
-            while !rest.is_empty() {
-                client.read_tls(&mut rest).unwrap();
-            }
+            flight(&mut server, &mut client);
             client.process_new_packets()?;
             if !client.is_handshaking() {
                 return Ok(());

@@ -201,12 +201,13 @@ pub enum Hidden {
 }
 
 /// What the button needs: active settings with the button on, a URL and a token HipChat has
-/// not rejected; the URL and the token when it is shown. (A token past its estimated
-/// `expires_on` is still tried: HipChat's answer is the truth, and a 401 marks it rejected.)
+/// not rejected; the settings, the URL and the token when it is shown. (A token past its
+/// estimated `expires_on` is still tried: HipChat's answer is the truth, and a 401 marks it
+/// rejected.)
 pub fn button<'a>(
     settings: Option<&'a Settings>,
     token: Option<&'a TokenMeta>,
-) -> Result<(&'a str, &'a TokenMeta), Hidden> {
+) -> Result<(&'a Settings, &'a str, &'a TokenMeta), Hidden> {
     let s = settings.ok_or(Hidden::NotConfigured)?;
     let url = s.hipchat_url.as_deref().filter(|_| s.active).ok_or(Hidden::Inactive)?;
     if !s.chat.show_button {
@@ -216,7 +217,7 @@ pub fn button<'a>(
     if token.rejected {
         return Err(Hidden::TokenRejected);
     }
-    Ok((url, token))
+    Ok((s, url, token))
 }
 
 /// `{"user": {...}}`, the body of a chat request.

@@ -11,11 +11,10 @@ use crate::domain::scopes;
 use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::error::AppError;
 use crate::ports::chat::{ChatAccess, ChatError, LimitKind};
-use crate::ports::{Clock, PortError, SettingsStore, StoredSettings, TokenSecrets};
+use crate::ports::{Clock, PortError, SettingsStore, TokenSecrets};
 
-/// A partner's stored settings with the chat access they describe.
+/// A partner's chat access as the stored settings describe it, with the token's metadata.
 pub struct PartnerChat {
-    pub stored: StoredSettings,
     pub token: TokenMeta,
     pub access: ChatAccess,
 }
@@ -47,10 +46,10 @@ impl<W: Wiring> Deps<W> {
     /// secret).
     pub async fn partner_chat(&self, partner: &PartnerId, read: TokenRead) -> Result<PartnerChat, AppError> {
         let stored = self.store.get(partner).await?.ok_or_else(|| not_configured(partner))?;
-        let url = stored.settings.hipchat_url.clone().ok_or(AppError::HipchatUrlMissing)?;
-        let token = stored.token.clone().ok_or(AppError::TokenMissing)?;
+        let url = stored.settings.hipchat_url.ok_or(AppError::HipchatUrlMissing)?;
+        let token = stored.token.ok_or(AppError::TokenMissing)?;
         let access = self.chat_access(partner, &url, &token, read).await?;
-        Ok(PartnerChat { stored, token, access })
+        Ok(PartnerChat { token, access })
     }
 
     /// The access for settings already read: the token for `token`'s metadata, read as `read`

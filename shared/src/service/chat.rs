@@ -31,7 +31,7 @@ use crate::error::AppError;
 use crate::ports::chat::{
     ChatAccess, ChatError, ChatService, Color, MessageFormat, NewRoom, Notification, Privacy, Room, RoomRef, RoomUpdate,
 };
-use crate::ports::{Clock, MappedRoom, RoomMapping, RoomStore, SettingsStore};
+use crate::ports::{Clock, MappedRoom, RoomMapping, RoomStore, SettingsStore, StoredSettings};
 use crate::service::access::TokenRead;
 use crate::service::lease::{Claim, Lease, Step};
 
@@ -49,6 +49,11 @@ const ROOM_LEASE: Lease = Lease {
     wait_max: WAIT_MAX,
     busy_detail: "Another request is still setting up this user's room; please retry shortly.",
 };
+
+/// The button's state for what the store holds (see [`button`]).
+fn shown(stored: Option<&StoredSettings>) -> Result<(&Settings, &str, &TokenMeta), Hidden> {
+    button(stored.map(|s| &s.settings), stored.and_then(|s| s.token.as_ref()))
+}
 
 /// The problem a click on a hidden button gets.
 fn hidden_problem(hidden: Hidden) -> AppError {
@@ -97,7 +102,7 @@ pub async fn availability<W: Wiring>(
         next_change_at: None,
         reason: None,
     };
-    match button(stored.as_ref().map(|s| &s.settings), stored.as_ref().and_then(|s| s.token.as_ref())) {
+    match shown(stored.as_ref()) {
         Ok(_) => {
             let a = service_hours::availability(&chat.service_hours, at);
             view.show_button = true;
@@ -138,10 +143,7 @@ pub async fn request_chat<W: Wiring>(
 ) -> Result<ChatAnswer, AppError> {
     let now = deps.clock.now();
     let ctx = deps.store.chat_context(partner, &user.id).await?;
-    let stored = ctx.settings.as_ref();
-    let (url, meta) =
-        button(stored.map(|s| &s.settings), stored.and_then(|s| s.token.as_ref())).map_err(hidden_problem)?;
-    let settings = stored.map(|s| &s.settings).ok_or_else(|| AppError::internal("settings vanished"))?;
+    let (settings, url, meta) = shown(ctx.settings.as_ref()).map_err(hidden_problem)?;
     let hours = service_hours::availability(&settings.chat.service_hours, now);
     if !hours.available {
         return Err(AppError::ChatClosed { next_open_at: hours.next_change_at });
