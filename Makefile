@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: bench help run test check build venv lint package fuzz fmt invoke clean
+.PHONY: bench help run test check build venv php lint package fuzz fmt invoke clean
 
 help:
 	@echo "make run     start the local stack (moto, HipChat simulator, functions, gateway), seed a demo partner, print example calls"
@@ -35,6 +35,11 @@ $(STAMP): infra/local/requirements.txt
 	@touch $@
 
 venv: $(STAMP)
+
+# PHP for the PHP reference signer's test (shared/tests/signers.rs): php-cli, only when php is missing.
+php:
+	@command -v php >/dev/null || { echo "php not found; installing php-cli (about 15 s)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends php-cli) >/dev/null; }
 
 # Debug binaries for the local stack: the functions (run by cargo lambda watch), the
 # local gateway and the signing helper `call`.
@@ -70,7 +75,7 @@ package: venv
 	  stat -c %s "$$z" | awk -v f="$$f" -v z="$$z" '{ printf "%-24s %9d bytes  %5.2f MiB  %s\n", f, $$1, $$1 / 1048576, z }'; \
 	done
 
-test: venv lint package
+test: venv php lint package
 	cargo build --workspace --bins --tests --quiet
 	@# Last, the binaries as `cargo lambda watch` runs them (without dev-dependency features),
 	@# so the watcher starts them without rebuilding.

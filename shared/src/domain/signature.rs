@@ -140,6 +140,26 @@ mod tests {
         assert_eq!(sig, "v1=34e184d308400794f4d38ff4efe00ecb07eb76989c96c9a41534545e7dc2eb82");
     }
 
+    /// The worked example of docs/signing.md (the reference signers in docs/signers/ are
+    /// checked against it by tests/signers.rs). The key is its 64 characters, not hex-decoded;
+    /// the body's `ü` is signed as its two UTF-8 bytes.
+    #[test]
+    fn docs_signing_md_vector() {
+        let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let body = r#"{"active":true,"hipchat_url":"https://hipchat.example.com","language":"de","room_name_prefix":"Kundendienst Süd"}"#;
+        let parts = SignedParts {
+            method: "PUT",
+            path_and_query: "/v1/partners/acme-01/settings?source=setup%20screen",
+            body: body.as_bytes(),
+        };
+        let sig = sign(key.as_bytes(), 1_793_612_467, &parts);
+        assert_eq!(sig, "v1=619a89ca17e3e715a3f4cbe5e9d26080eed2d744b856f23ef54e1122e1e8bcac");
+        assert_eq!(
+            verify(&keys(&[key]), Some("1793612467"), Some(&sig), &parts, 1_793_612_467 + MAX_SKEW_SECS),
+            Ok(())
+        );
+    }
+
     #[test]
     fn valid_signature_passes() {
         let sig = sign(b"key-1", NOW, &parts(b"{}"));
