@@ -5,7 +5,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
-use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
+use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER};
 
 /// A variable the local stack exports; a clear failure when the stack is not running.
 pub fn stack_var(name: &str) -> String {
@@ -51,13 +51,12 @@ impl Api {
             .request(method.clone(), format!("{}{path}", self.base))
             .header("content-type", "application/json");
         if signed {
-            let now = jiff::Timestamp::now().as_second();
-            let sig = sign(
-                self.key.as_bytes(),
-                now,
+            let (ts, sig) = crate::fresh_signature(
+                &self.key,
+                jiff::Timestamp::now().as_second(),
                 &SignedParts { method: method.as_str(), path_and_query: path, body: body.as_bytes() },
             );
-            req = req.header(TIMESTAMP_HEADER, now.to_string()).header(SIGNATURE_HEADER, sig);
+            req = req.header(TIMESTAMP_HEADER, ts.to_string()).header(SIGNATURE_HEADER, sig);
         }
         for (k, v) in extra {
             req = req.header(*k, *v);

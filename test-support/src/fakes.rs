@@ -13,7 +13,7 @@ use shared::domain::settings::Settings;
 use shared::domain::token::{TokenCheck, TokenMeta};
 use shared::ports::{
     ChatContext, Clock, DeliveryClaim, DeliveryKey, DeliveryStore, MappedRoom, PortError, Precondition, RoomMapping,
-    RoomStore, SettingsStore, SigningKeySource, StoredSettings, TokenSecrets,
+    RoomStore, SettingsStore, SignatureLedger, SigningKeySource, StoredSettings, TokenSecrets,
 };
 
 /// A settings store in a `HashMap`; `fail_with_unavailable` makes every call fail.
@@ -26,6 +26,8 @@ pub struct MemoryStore {
     pub rooms: Mutex<HashMap<(PartnerId, String), RoomMapping>>,
     /// Delivery records (events, reminders) by (partner, sort key).
     pub events: Mutex<HashMap<(PartnerId, String), MemoryEvent>>,
+    /// Served request signatures, until when they are kept.
+    pub signatures: Mutex<HashMap<[u8; 32], Timestamp>>,
     pub unavailable: std::sync::atomic::AtomicBool,
     pub calls: AtomicUsize,
 }
@@ -241,6 +243,18 @@ pub struct MemoryEvent {
     pub claim_id: Option<String>,
     pub lease_until: Option<Timestamp>,
     pub expires_at: Timestamp,
+}
+
+impl SignatureLedger for MemoryStore {
+    async fn first_use(&self, tag: &[u8; 32], expires_at: Timestamp, now: Timestamp) -> Result<bool, PortError> {
+        self.enter()?;
+        let mut signatures = self.signatures.lock().unwrap();
+        if signatures.get(tag).is_some_and(|kept| kept.as_second() >= now.as_second()) {
+            return Ok(false);
+        }
+        signatures.insert(*tag, expires_at);
+        Ok(true)
+    }
 }
 
 impl DeliveryStore for MemoryStore {

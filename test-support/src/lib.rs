@@ -70,19 +70,54 @@ pub fn now_secs() -> i64 {
 }
 
 /// Signs `req` with `key` at `now` (unix seconds), as dynaBOARD does: the timestamp and
-/// signature headers over its method, path and query as sent, and raw body.
+/// signature headers over its method, path and query as sent, and raw body (through
+/// [`fresh_signature`], so sending the same request twice is two requests, not a replay).
 pub fn sign_request(req: &mut lambda_http::Request, key: &str, now: i64) {
-    use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER, sign};
+    use shared::domain::signature::{SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER};
     let path = shared::adapters::http::signed_path(req);
-    let sig = sign(
-        key.as_bytes(),
+    let (ts, sig) = fresh_signature(
+        key,
         now,
         &SignedParts { method: req.method().as_str(), path_and_query: &path, body: req.body().as_ref() },
     );
     let headers = req.headers_mut();
-    headers.insert(TIMESTAMP_HEADER, lambda_http::http::HeaderValue::from(now));
+    headers.insert(TIMESTAMP_HEADER, lambda_http::http::HeaderValue::from(ts));
     headers
         .insert(SIGNATURE_HEADER, lambda_http::http::HeaderValue::try_from(sig).expect("hex is a valid header value"));
+}
+
+/// How far back [`fresh_signature`] moves a timestamp at most (inside the accepted skew).
+const FRESH_SIGNATURE_MAX_BACKDATE: i64 = 250;
+
+/// The timestamp and signature for a request signed at `now`, unless this process has signed
+/// the same request at that second before: then a second earlier, and so on.
+///
+/// A signed write is served once (docs/api.md "Replayed requests"), and a test that sends the
+/// same write twice means two requests, which dynaBOARD would sign at two different seconds
+/// (the fixed clock of handler tests and fast loops would otherwise sign them alike). Tests of
+/// the replay refusal send one signed request twice instead.
+pub fn fresh_signature(key: &str, now: i64, parts: &shared::domain::signature::SignedParts<'_>) -> (i64, String) {
+    static SIGNED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut signed = SIGNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut ts = now;
+    loop {
+        let sig = shared::domain::signature::sign(key.as_bytes(), ts, parts);
+        if parts.method == "GET" || ts <= now - FRESH_SIGNATURE_MAX_BACKDATE || signed.insert(sig.clone()) {
+            return (ts, sig);
+        }
+        ts -= 1;
+    }
+}
+
+/// The same request again, byte for byte with its signature headers: what an attacker who
+/// captured `req` would send.
+pub fn replay_of(req: &lambda_http::Request) -> lambda_http::Request {
+    let mut copy = lambda_http::http::Request::builder().method(req.method()).uri(req.uri());
+    for (name, value) in req.headers() {
+        copy = copy.header(name, value);
+    }
+    copy.body(req.body().clone()).expect("a copy of a valid request")
 }
 
 /// A real `lambda_http` request (JSON content type), signed with `key` at `now`.

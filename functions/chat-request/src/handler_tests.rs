@@ -379,6 +379,22 @@ async fn a_repeat_request_reuses_the_room_with_two_hipchat_calls_and_one_read<
     assert_eq!(w.staff_notifications().len(), 2, "each click tells the staff");
 }
 
+/// A chat request played again by someone who captured it is refused like a bad signature: the
+/// staff are not told twice (docs/api.md "Replayed requests").
+async fn a_replayed_chat_request_is_401_and_tells_the_staff_once<S: Store + 'static, T: TokenSecrets + 'static>(
+    w: World<S, T>,
+) {
+    let captured =
+        request("POST", &w.path("chat/requests"), &json!({ "user": user("u1", "Ada", "Lovelace") }).to_string());
+    let replay = test_support::replay_of(&captured);
+    assert_eq!(status_and_json(&handle(&w.d, captured).await.unwrap()).0, 201);
+    let hip = w.hipchat_calls();
+    let (status, body) = status_and_json(&handle(&w.d, replay).await.unwrap());
+    assert_eq!((status, body["type"].as_str()), (401, Some("/problems/unauthorized")));
+    assert_eq!(w.hipchat_calls(), hip, "nothing reached HipChat");
+    assert_eq!(w.staff_notifications().len(), 1);
+}
+
 async fn a_room_deleted_in_hipchat_is_created_anew<S: Store + 'static, T: TokenSecrets + 'static>(w: World<S, T>) {
     let (_, first) = w.chat(user("u1", "Ada", "Lovelace")).await;
     let old = first["room"]["id"].as_u64().unwrap();
@@ -720,6 +736,7 @@ macro_rules! on_both {
 on_both!(
     a_new_user_gets_a_room_with_guest_access_and_the_staff_a_notification,
     a_repeat_request_reuses_the_room_with_two_hipchat_calls_and_one_read,
+    a_replayed_chat_request_is_401_and_tells_the_staff_once,
     a_room_deleted_in_hipchat_is_created_anew,
     guest_access_turned_off_in_hipchat_is_turned_on_again,
     two_users_with_the_same_name_get_distinct_rooms,
@@ -732,23 +749,23 @@ on_both!(
     a_failed_notification_still_answers_with_the_room,
 );
 
-/// Upstream calls (counted by the fakes and the simulator): a new user costs one read and two
-/// writes, three HipChat calls and one secret read; a repeat one read, two HipChat calls and
-/// no secret read (the token is cached).
+/// Upstream calls (counted by the fakes and the simulator): a new user costs the signature's
+/// one-use record, one read and two writes, three HipChat calls and one secret read; a repeat
+/// the signature's record, one read, two HipChat calls and no secret read (the token is cached).
 #[tokio::test]
 async fn upstream_calls_of_a_new_and_a_repeat_request() {
     let w = world().await;
     let setup = w.store_calls();
     let (status, _) = w.chat(user("u1", "Ada", "Lovelace")).await;
     assert_eq!(status, 201);
-    assert_eq!((w.store_calls() - setup, w.hipchat_calls(), w.secret_reads()), (3, 3, 1));
+    assert_eq!((w.store_calls() - setup, w.hipchat_calls(), w.secret_reads()), (4, 3, 1));
     let (status, _) = w.chat(user("u1", "Ada", "Lovelace")).await;
     assert_eq!(status, 200);
-    assert_eq!((w.store_calls() - setup, w.hipchat_calls(), w.secret_reads()), (4, 5, 1));
+    assert_eq!((w.store_calls() - setup, w.hipchat_calls(), w.secret_reads()), (6, 5, 1));
     // A new token is read at once (its metadata changed), not after the cache's TTL.
     sim_token(&w.sim, "NewTokenValue123456");
     w.put_token("NewTokenValue123456").await;
     let calls = w.store_calls();
     let (status, _) = w.chat(user("u1", "Ada", "Lovelace")).await;
-    assert_eq!((status, w.store_calls() - calls, w.secret_reads()), (200, 1, 2));
+    assert_eq!((status, w.store_calls() - calls, w.secret_reads()), (200, 2, 2));
 }

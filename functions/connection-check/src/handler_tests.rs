@@ -8,10 +8,12 @@ use hipchat_sim::endpoints as ep;
 use hipchat_sim::{Fault, FaultAction, Limits, RoomSpec, RunningSim, SimConfig, TokenSpec, start};
 use jiff::Timestamp;
 use lambda_http::Request;
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::domain::partner::PartnerId;
 use shared::domain::settings::parse_settings;
 use shared::domain::token::TokenMeta;
+use shared::ports::chat::{ChatAccess, ChatService, RoomRef};
 use shared::ports::{Precondition, SettingsStore, TokenSecrets};
 use test_support::{KEY, MemorySecrets, MemoryStore, NOW, TOKEN, Test, signed_request, store_settings, store_token};
 
@@ -397,6 +399,27 @@ async fn more_than_a_thousand_rooms_take_two_full_hipchat_pages() {
     // at the picker's cursor: one HipChat call per picker page.
     assert_eq!(requests, 6);
     assert_eq!(w.sim.sim().counters().count(ep::ROOM_LIST), 6);
+}
+
+/// A captured room creation played again is refused like a bad signature before HipChat is
+/// called (docs/api.md "Replayed requests").
+#[tokio::test]
+async fn a_replayed_room_creation_is_401_and_calls_no_one() {
+    let w = world().await;
+    w.configure(w.base(), None, Some(&w.token(TOKEN, &GUIDE_SCOPES))).await;
+    let captured = request("POST", "/v1/partners/p1/rooms", r#"{"name": "Staff (temporary)"}"#);
+    let replay = test_support::replay_of(&captured);
+    assert_eq!(test_support::status_and_json(&handle(&w.d, captured).await.unwrap()).0, 201);
+    // The admin removes the room again; the replay must not bring it back.
+    let id = w.sim.sim().rooms()[0].id;
+    w.d.chat
+        .delete_room(&ChatAccess::new(w.base(), SecretString::from(TOKEN)).unwrap(), RoomRef::Id(id))
+        .await
+        .unwrap();
+    let calls = w.hipchat_calls();
+    let (status, body) = test_support::status_and_json(&handle(&w.d, replay).await.unwrap());
+    assert_eq!((status, body["type"].as_str()), (401, Some("/problems/unauthorized")));
+    assert_eq!((w.hipchat_calls(), w.sim.sim().rooms().len()), (calls, 0));
 }
 
 #[tokio::test]

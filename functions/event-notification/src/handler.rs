@@ -4,7 +4,7 @@ use std::convert::Infallible;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use shared::adapters::http::{finish, json_response, no_such_resource, request, signed_partner_route};
+use shared::adapters::http::{Replays, finish, json_response, no_such_resource, request, signed_partner_route};
 use shared::app::{Deps, Wiring};
 use shared::error::AppError;
 use shared::ports::Clock;
@@ -17,7 +17,8 @@ pub async fn handle<W: Wiring>(deps: &Deps<W>, req: Request) -> Result<Response<
 }
 
 async fn route<W: Wiring>(deps: &Deps<W>, req: &Request) -> Result<Response<Body>, AppError> {
-    let (partner, rest) = signed_partner_route(&deps.auth, req, deps.clock.now().as_second()).await?;
+    let (partner, rest) =
+        signed_partner_route(&deps.auth, &deps.store, Replays::Harmless, req, deps.clock.now()).await?;
     match (rest, req.method()) {
         ("events", &Method::POST) => {
             let event = request::event(req)?;

@@ -409,6 +409,18 @@ async fn a_failed_send_releases_the_event_so_the_retry_delivers_it<S: Store + 's
     assert_eq!(w.staff_notifications().len(), 1);
 }
 
+/// An event is delivered once per id, so a captured event played again is answered as the
+/// duplicate it is (docs/api.md "Replayed requests"); its signature costs no write (the count of
+/// store calls per event is pinned below).
+async fn a_replayed_event_is_answered_as_a_duplicate<S: Store + 'static, T: TokenSecrets + 'static>(w: World<S, T>) {
+    let captured = request("POST", &w.path(), &event("replayed-1", "issue.created").to_string());
+    let replay = test_support::replay_of(&captured);
+    assert_eq!(status_and_json(&handle(&w.d, captured).await.unwrap()).1["status"], "sent");
+    let (status, body) = status_and_json(&handle(&w.d, replay).await.unwrap());
+    assert_eq!((status, body["status"].as_str()), (202, Some("duplicate")));
+    assert_eq!(w.staff_notifications().len(), 1);
+}
+
 async fn a_claim_left_by_a_crash_is_taken_over_after_its_lease<S: Store + 'static, T: TokenSecrets + 'static>(
     w: World<S, T>,
 ) {
@@ -788,6 +800,7 @@ on_both!(
     every_type_is_posted_with_its_text_colour_and_alert,
     each_filter_rule_skips_without_a_hipchat_call_or_a_record,
     a_repeated_event_is_a_duplicate_with_one_message,
+    a_replayed_event_is_answered_as_a_duplicate,
     twenty_concurrent_posts_of_one_event_send_one_message,
     a_failed_send_releases_the_event_so_the_retry_delivers_it,
     a_claim_left_by_a_crash_is_taken_over_after_its_lease,

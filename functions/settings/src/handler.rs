@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use shared::adapters::http::{
-    etag, finish, if_match, json_response, no_content, no_such_resource, request, signed_partner_route,
+    Replays, etag, finish, if_match, json_response, no_content, no_such_resource, request, signed_partner_route,
 };
 use shared::app::{Deps, Wiring};
 use shared::error::AppError;
@@ -20,7 +20,7 @@ pub async fn handle<W: Wiring>(deps: &Deps<W>, req: Request) -> Result<Response<
 
 async fn route<W: Wiring>(deps: &Deps<W>, req: &Request) -> Result<Response<Body>, AppError> {
     let now = deps.clock.now();
-    let (partner, rest) = signed_partner_route(&deps.auth, req, now.as_second()).await?;
+    let (partner, rest) = signed_partner_route(&deps.auth, &deps.store, Replays::Refused, req, now).await?;
     let method = req.method();
     match rest {
         "settings" => match *method {

@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use lambda_http::Request;
 use serde_json::{Value, json};
 use shared::domain::signature::SIGNATURE_HEADER;
-use test_support::{KEY, MemorySecrets, MemoryStore, NOW, TOKEN, Test, now_secs, sign_request, signed_request};
+use test_support::{
+    KEY, MemorySecrets, MemoryStore, NOW, TOKEN, Test, now_secs, replay_of, sign_request, signed_request,
+};
 
 use super::*;
 
@@ -108,7 +110,11 @@ async fn invalid_documents_are_422_naming_the_field() {
     assert_eq!(body["type"], "/problems/validation");
     let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["language", "chat.service_hours.timezone"]);
-    assert_eq!(d.store.calls.load(Ordering::SeqCst), 0, "nothing stored");
+    assert_eq!(
+        (d.store.calls.load(Ordering::SeqCst), d.store.items.lock().unwrap().len()),
+        (1, 0),
+        "the signature's one-use record, and nothing stored"
+    );
 
     let (status, body, _) = send(&d, request("PUT", "/v1/partners/p1/settings", "{\"active\": tru")).await;
     assert_eq!(status, 422);
@@ -161,6 +167,64 @@ async fn bad_signatures_are_401_without_a_hint() {
     *r.body_mut() = Body::Text("{\"active\":true }".into());
     assert_eq!(send(&d, r).await.0, 401);
     assert_eq!(d.store.calls.load(Ordering::SeqCst), 0, "nothing reached the store");
+}
+
+/// A captured write played again within the window gets the 401 of a bad signature (the same
+/// body) and changes nothing: what the partner admin saved since stays (docs/api.md
+/// "Replayed requests"). A GET stays replayable.
+#[tokio::test]
+async fn a_replayed_write_is_the_bad_signature_401_and_changes_nothing() {
+    let d = deps();
+    let settings = "/v1/partners/p1/settings";
+    let (_, bad_signature, _) = send(&d, signed_request("PUT", settings, "{}", "wrong-key", now_secs())).await;
+
+    // PUT /settings: the old settings do not come back.
+    let captured = request("PUT", settings, &settings_doc().to_string());
+    let replay = replay_of(&captured);
+    // The same MAC in upper-case hex is the same signature.
+    let mut shouting = replay_of(&captured);
+    let upper = captured.headers()[SIGNATURE_HEADER].to_str().unwrap().replacen("v1=", "", 1).to_uppercase();
+    shouting.headers_mut().insert(SIGNATURE_HEADER, format!("v1={upper}").parse().unwrap());
+    assert_eq!(send(&d, captured).await.0, 200);
+    let mut changed = settings_doc();
+    changed["notification_room_id"] = json!(99);
+    assert_eq!(send(&d, request("PUT", settings, &changed.to_string())).await.0, 200);
+    for again in [replay, shouting] {
+        let (status, body, headers) = send(&d, again).await;
+        assert_eq!((status, &body), (401, &bad_signature), "identical to any bad signature");
+        assert!(headers.contains_key("www-authenticate"));
+    }
+    let (_, now_stored, _) = send(&d, request("GET", settings, "")).await;
+    assert_eq!((now_stored["notification_room_id"].as_u64(), now_stored["version"].as_u64()), (Some(99), Some(2)));
+
+    // PUT /token: a revoked token is not put back.
+    let old_token = request("PUT", "/v1/partners/p1/token", &json!({"token": TOKEN}).to_string());
+    let replay = replay_of(&old_token);
+    assert_eq!(send(&d, old_token).await.0, 200);
+    assert_eq!(send(&d, request("PUT", "/v1/partners/p1/token", r#"{"token": "NewToken4567890abcdef"}"#)).await.0, 200);
+    assert_eq!(send(&d, replay).await.0, 401);
+    assert_eq!(send(&d, request("GET", settings, "")).await.1["token"]["last4"], "cdef");
+
+    // DELETE /token, then a new token: the replayed DELETE does not remove it.
+    let delete_token = request("DELETE", "/v1/partners/p1/token", "");
+    let replay = replay_of(&delete_token);
+    assert_eq!(send(&d, delete_token).await.0, 204);
+    assert_eq!(send(&d, request("PUT", "/v1/partners/p1/token", &json!({"token": TOKEN}).to_string())).await.0, 200);
+    assert_eq!(send(&d, replay).await.0, 401);
+    assert_eq!(send(&d, request("GET", settings, "")).await.1["token"]["configured"], true);
+
+    // DELETE /settings, then set up again: the replayed DELETE does not wipe the partner.
+    let delete = request("DELETE", settings, "");
+    let replay = replay_of(&delete);
+    assert_eq!(send(&d, delete).await.0, 204);
+    assert_eq!(send(&d, request("PUT", settings, &changed.to_string())).await.0, 200);
+    assert_eq!(send(&d, replay).await.0, 401);
+    assert_eq!(send(&d, request("GET", settings, "")).await.0, 200);
+
+    // A GET changes nothing and stays replayable.
+    let get = request("GET", settings, "");
+    let replay = replay_of(&get);
+    assert_eq!((send(&d, get).await.0, send(&d, replay).await.0), (200, 200));
 }
 
 #[tokio::test]

@@ -15,6 +15,10 @@
 //! pending, `delivered_at` once delivered, and `expires_at` (Unix seconds): the table's TTL
 //! attribute, which removes it after the dedupe window.
 //!
+//! A request signature already served is `SIGNATURE#<hex of the MAC>` / `SIGNATURE` with
+//! `expires_at` (TTL): its own partition, outside every partner, so that deleting a partner
+//! does not forget the `DELETE` that deleted it.
+//!
 //! A chat request reads the settings and the user's room in one `BatchGetItem`: the two keys
 //! are not adjacent under the partner key (`ROOM#…` items of other users sort between them),
 //! so a `Query` would read every mapping in between.
@@ -36,12 +40,16 @@ use crate::domain::settings::Settings;
 use crate::domain::token::{TokenCheck, TokenMeta};
 use crate::ports::{
     ChatContext, DeliveryClaim, DeliveryKey, DeliveryStore, MappedRoom, PartnerSettings, PortError, Precondition,
-    RoomMapping, RoomStore, SettingsStore, StoredSettings, TokenIndex,
+    RoomMapping, RoomStore, SettingsStore, SignatureLedger, StoredSettings, TokenIndex,
 };
 
 pub const SETTINGS_SK: &str = "SETTINGS";
 /// Sort-key prefix of a user's room mapping: `ROOM#<user id>`.
 pub const ROOM_SK_PREFIX: &str = "ROOM#";
+/// Partition-key prefix of a served request signature: `SIGNATURE#<hex>`.
+pub const SIGNATURE_PK_PREFIX: &str = "SIGNATURE#";
+/// Sort key of a served request signature.
+pub const SIGNATURE_SK: &str = "SIGNATURE";
 /// Name of the sparse global secondary index over token expiry.
 pub const TOKEN_EXPIRY_INDEX: &str = "token-expiry";
 /// Name of the sparse global secondary index over the day a token was last checked.
@@ -644,6 +652,30 @@ impl DeliveryStore for DynamoStore {
         claim_id: &str,
     ) -> Result<(), PortError> {
         self.release_claim(Self::delivery_key(partner, key), claim_id, "DynamoDB DeleteItem (delivery claim)").await
+    }
+}
+
+impl SignatureLedger for DynamoStore {
+    async fn first_use(&self, tag: &[u8; 32], expires_at: Timestamp, now: Timestamp) -> Result<bool, PortError> {
+        // UpdateItem creates the item like a PutItem would, under the one DynamoDB write action
+        // every function is allowed anyway.
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("{SIGNATURE_PK_PREFIX}{}", hex::encode(tag))))
+            .key("sk", AttributeValue::S(SIGNATURE_SK.into()))
+            .update_expression("SET expires_at = :e")
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":e", AttributeValue::N(expires_at.as_second().to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(classify("DynamoDB UpdateItem (request signature)", e)),
+        }
     }
 }
 

@@ -271,11 +271,26 @@ pub trait DeliveryStore: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// Everything kept under a partner's key: settings with token metadata, the token indexes,
-/// room mappings and delivery records (one DynamoDB table in production).
-pub trait Store: SettingsStore + TokenIndex + RoomStore + DeliveryStore {}
+/// The signatures of the signed requests already served, so that a request that changes
+/// something is served once (docs/api.md "Replayed requests").
+pub trait SignatureLedger: Send + Sync {
+    /// Records the first use of the request signature `tag`, kept until `expires_at` (after the
+    /// time its timestamp is accepted). `false` when it was recorded before (a replay): a record
+    /// past its `expires_at` counts as gone, since TTL deletion lags.
+    fn first_use(
+        &self,
+        tag: &[u8; 32],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
 
-impl<T: SettingsStore + TokenIndex + RoomStore + DeliveryStore> Store for T {}
+/// Everything kept in the table: settings with token metadata, the token indexes, room
+/// mappings and delivery records under the partner's key, and the signature ledger (one
+/// DynamoDB table in production).
+pub trait Store: SettingsStore + TokenIndex + RoomStore + DeliveryStore + SignatureLedger {}
+
+impl<T: SettingsStore + TokenIndex + RoomStore + DeliveryStore + SignatureLedger> Store for T {}
 
 /// Where the partner's HipChat token lives (Secrets Manager in production).
 pub trait TokenSecrets: Send + Sync {

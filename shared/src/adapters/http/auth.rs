@@ -77,9 +77,10 @@ impl<K: SigningKeySource> Authenticator<K> {
         }
     }
 
-    /// Checks the signature of `req` at `now` (unix seconds), before its body is parsed.
-    /// Any failure is the same 401, with the reason only in the log.
-    pub async fn verify(&self, req: &Request, now: i64) -> Result<(), AppError> {
+    /// Checks the signature of `req` at `now` (unix seconds), before its body is parsed, and
+    /// returns the MAC it carries (what the replay check records). Any failure is the same 401,
+    /// with the reason only in the log.
+    pub async fn verify(&self, req: &Request, now: i64) -> Result<[u8; 32], AppError> {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         let path = signed_path(req);
         // The MAC covers the raw body; an over-long body is refused after authentication.
@@ -92,15 +93,19 @@ impl<K: SigningKeySource> Authenticator<K> {
             let (keys, _) = self.keys(true).await?;
             result = signature::verify(&keys, ts, sig, &parts, now);
         }
-        match result {
-            Ok(()) => {
+        // A verified header parses; the decoded bytes name the request whatever the hex case.
+        match result.and_then(|()| signature::parse_signature(sig.unwrap_or_default())) {
+            Ok(tag) => {
                 body_bytes(req)?;
-                Ok(())
+                Ok(tag)
             }
-            Err(reason) => {
-                tracing::warn!(%reason, "request signature refused");
-                Err(AppError::Unauthorized)
-            }
+            Err(reason) => Err(refused(reason)),
         }
     }
+}
+
+/// The one 401 every refused signature gets; the reason goes to the log only.
+pub(super) fn refused(reason: impl std::fmt::Display) -> AppError {
+    tracing::warn!(%reason, "request signature refused");
+    AppError::Unauthorized
 }

@@ -13,9 +13,12 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use jiff::{SignedDuration, Timestamp};
+
 use crate::domain::partner::PartnerId;
+use crate::domain::signature::MAX_SKEW_SECS;
 use crate::error::{AppError, Problem};
-use crate::ports::Precondition;
+use crate::ports::{Precondition, SignatureLedger, SigningKeySource};
 
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -53,15 +56,37 @@ pub fn no_such_resource() -> AppError {
     AppError::NotFound("There is no such resource.".into())
 }
 
-/// What every handler does first: checks the signature (401 before anything is parsed),
-/// then splits the partner route (404 outside `/v1/partners/`, 422 for a bad id) and records
-/// the partner id in the current span.
-pub async fn signed_partner_route<'r, K: crate::ports::SigningKeySource>(
+/// Whether an endpoint refuses a second use of a request signature (docs/api.md "Replayed
+/// requests").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replays {
+    /// A signed request whose method is not safe (GET, HEAD) is served once; a replay within
+    /// the signature's window gets the same 401 as a bad signature.
+    Refused,
+    /// The endpoint makes a repeat harmless by itself (an event is delivered once per id), so a
+    /// replay is answered like the first request and costs no extra write.
+    Harmless,
+}
+
+/// What every handler does first: checks the signature (401 before anything is parsed) and,
+/// under [`Replays::Refused`], that it is its first use; then splits the partner route (404
+/// outside `/v1/partners/`, 422 for a bad id) and records the partner id in the current span.
+pub async fn signed_partner_route<'r, K: SigningKeySource, L: SignatureLedger>(
     auth: &Authenticator<K>,
+    ledger: &L,
+    replays: Replays,
     req: &'r Request,
-    now: i64,
+    now: Timestamp,
 ) -> Result<(PartnerId, &'r str), AppError> {
-    auth.verify(req, now).await?;
+    let tag = auth.verify(req, now.as_second()).await?;
+    if replays == Replays::Refused && !req.method().is_safe() {
+        // Kept while the timestamp can still be accepted: it is at most MAX_SKEW_SECS ahead of
+        // now, and accepted until MAX_SKEW_SECS after itself.
+        let keep_until = now + SignedDuration::from_secs(2 * MAX_SKEW_SECS + 1);
+        if !ledger.first_use(&tag, keep_until, now).await? {
+            return Err(auth::refused("replayed"));
+        }
+    }
     let (partner, rest) = partner_route(route_path(req)).ok_or_else(no_such_resource)??;
     tracing::Span::current().record("partner_id", partner.as_str());
     Ok((partner, rest))
