@@ -87,7 +87,7 @@ pub fn sign_request(req: &mut lambda_http::Request, key: &str, now: i64) {
 }
 
 /// How far back [`fresh_signature`] moves a timestamp at most (inside the accepted skew).
-const FRESH_SIGNATURE_MAX_BACKDATE: i64 = 250;
+const FRESH_SIGNATURE_MAX_BACKDATE: i64 = 280;
 
 /// The timestamp and signature for a request signed at `now`, unless this process has signed
 /// the same request at that second before: then a second earlier, and so on.

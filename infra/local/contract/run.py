@@ -99,11 +99,8 @@ class Api:
 
     def call(self, method, path, body=None, expect=(200, 201, 204)):
         raw = json.dumps(body).encode() if body is not None else b""
-        ts = int(time.time())
-        headers = {
-            sign_proxy.TIMESTAMP_HEADER: str(ts),
-            sign_proxy.SIGNATURE_HEADER: sign_proxy.sign(self.key, ts, method, path.encode(), raw),
-        }
+        ts, sig = sign_proxy.fresh_signature(self.key, method, path.encode(), raw)
+        headers = {sign_proxy.TIMESTAMP_HEADER: str(ts), sign_proxy.SIGNATURE_HEADER: sig}
         status, _, answer = http(method, self.base + path, raw if raw else None, headers)
         if status not in expect:
             raise RuntimeError(f"seeding: {method} {path} answered {status}: {str(answer)[:300]}")
@@ -234,6 +231,33 @@ def signature_probes(base, key, ops, partner):
     return count, failures
 
 
+def replay_probes(base, key, ops, partner):
+    """Each write operation signed once and sent twice, byte for byte (on a scratch partner):
+    the second must be the 401 problem, except for events, whose id makes a repeat a
+    duplicate (docs/api.md "Replayed requests"). Returns (requests sent, failures)."""
+    failures = []
+    sent = 0
+    for method, template, op_id in ops:
+        if method == "GET":
+            continue
+        path = template.replace("{partner_id}", partner)
+        body = b"{}" if method in ("PUT", "POST") else b""
+        ts, sig = sign_proxy.fresh_signature(key, method, path.encode(), body)
+        headers = {"Content-Type": "application/json", sign_proxy.TIMESTAMP_HEADER: str(ts),
+                   sign_proxy.SIGNATURE_HEADER: sig}
+        first, _, _ = http(method, base + path, body or None, headers)
+        second, hdrs, answer = http(method, base + path, body or None, headers)
+        sent += 2
+        if template.endswith("/events"):
+            ok = second == first
+        else:
+            ok = (second == 401 and isinstance(answer, dict) and answer.get("type") == "/problems/unauthorized"
+                  and (hdrs.get("content-type") or "").startswith("application/problem+json"))
+        if not ok:
+            failures.append(f"{op_id} replayed: {first} then {second} {str(answer)[:200]}")
+    return sent, failures
+
+
 def raw_request(base, method, target: bytes, headers: dict, body=b"", host=None):
     """One request written byte for byte on a socket (HTTP clients would encode or refuse what
     these probes send). Returns (status, body)."""
@@ -278,11 +302,11 @@ def transport_probes(base, key, ops, partners):
             ("X-Forwarded-Proto 'a b'", path, {"X-Forwarded-Proto": "a b"}, None),
         ]
         for name, target, extra, host in cases:
-            ts = int(time.time())
+            ts, sig = sign_proxy.fresh_signature(key, method, target, body)
             headers = {
                 "Content-Type": "application/json",
                 sign_proxy.TIMESTAMP_HEADER: str(ts),
-                sign_proxy.SIGNATURE_HEADER: sign_proxy.sign(key, ts, method, target, body),
+                sign_proxy.SIGNATURE_HEADER: sig,
                 **extra,
             }
             status, answer = raw_request(base, method, target, headers, body, host)
@@ -352,6 +376,9 @@ def main():
         probe_counts, probe_failures = signature_probes(base, key, ops, partners["read"][0])
         if probe_failures:
             failures["signature probes"] = probe_failures
+        replays, replay_failures = replay_probes(base, key, ops, f"replay-probe-{seed_value}")
+        if replay_failures:
+            failures["replay probes"] = replay_failures
         raw_counts, raw_statuses, raw_failures = transport_probes(base, key, ops, partners)
         if raw_failures:
             failures["transport probes"] = raw_failures
@@ -409,6 +436,7 @@ def main():
         "total_seconds": round(time.monotonic() - started, 1),
         "operations": per_op,
         "unrouted_requests": unrouted,
+        "replay_probes": replays,
         "transport_probes": {"requests": sum(raw_counts.values()),
                              "statuses": {str(k): v for k, v in sorted(raw_statuses.items())}},
         "failures": failures,

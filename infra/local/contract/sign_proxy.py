@@ -40,6 +40,25 @@ def sign(key: str, timestamp: int, method: str, target: bytes, body: bytes) -> s
     return "v1=" + hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()
 
 
+_SIGNED = set()  # the write signatures handed out (see fresh_signature)
+_SIGNED_LOCK = threading.Lock()
+
+
+def fresh_signature(key: str, method: str, target: bytes, body: bytes):
+    """(timestamp, signature) at the current second, or a second earlier (and so on, at most
+    280) when this process already signed the same write at that second: a signed write is
+    served once (docs/api.md "Replayed requests"), and sending the same write twice here
+    means two requests, which dynaBOARD would sign at two different seconds."""
+    now = int(time.time())
+    with _SIGNED_LOCK:
+        for ts in range(now, now - 281, -1):
+            sig = sign(key, ts, method, target, body)
+            if method == "GET" or sig not in _SIGNED:
+                _SIGNED.add(sig)
+                return ts, sig
+    return now, sign(key, now, method, target, body)
+
+
 class Routes:
     """Maps `METHOD /path` to the OpenAPI operation it belongs to (literal segments equal,
     `{name}` one non-empty segment, as API Gateway matches)."""
@@ -114,9 +133,9 @@ class SigningProxy:
                     continue
                 conn.putheader(name, value)
             if do_sign:
-                ts = int(time.time())
+                ts, sig = fresh_signature(self.key, method, target, body)
                 conn.putheader(TIMESTAMP_HEADER, str(ts))
-                conn.putheader(SIGNATURE_HEADER, sign(self.key, ts, method, target, body))
+                conn.putheader(SIGNATURE_HEADER, sig)
             if body or method in ("POST", "PUT", "PATCH"):
                 conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body if body else None)

@@ -227,21 +227,23 @@ fn targets(cold: &[Cold], warm: &[Warm], rss: &BTreeMap<String, u64>, zips: &BTr
     let find = |name: &str| warm.iter().find(|w| w.endpoint == name);
     if let Some(w) = find("POST chat/requests (repeat)") {
         out.push(Target {
-            target: "repeat chat request = 1 DynamoDB + 2 HipChat + 0 Secrets Manager".into(),
+            // The write is the signature's one-use record (docs/api.md "Replayed requests").
+            target: "repeat chat request = 1 DynamoDB read + 1 write + 2 HipChat + 0 Secrets Manager".into(),
             measured: format!(
-                "{} DynamoDB + {} HipChat + {} Secrets Manager",
+                "{} DynamoDB ({} writes) + {} HipChat + {} Secrets Manager",
                 n(w.dynamodb),
+                n(w.dynamodb_writes),
                 n(w.hipchat),
                 n(w.secrets_manager)
             ),
-            met: w.dynamodb == 1.0 && w.hipchat == 2.0 && w.secrets_manager == 0.0,
+            met: w.dynamodb == 2.0 && w.dynamodb_writes == 1.0 && w.hipchat == 2.0 && w.secrets_manager == 0.0,
         });
     }
     if let Some(w) = find("POST chat/requests (new user)") {
         out.push(Target {
-            target: "new user ≤ 2 DynamoDB writes + 3 HipChat".into(),
+            target: "new user ≤ 2 DynamoDB writes + the signature's one + 3 HipChat".into(),
             measured: format!("{} DynamoDB writes + {} HipChat", n(w.dynamodb_writes), n(w.hipchat)),
-            met: w.dynamodb_writes <= 2.0 && w.hipchat <= 3.0,
+            met: w.dynamodb_writes <= 3.0 && w.hipchat <= 3.0,
         });
     }
     if let Some(w) = find("POST events") {
