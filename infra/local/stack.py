@@ -271,6 +271,8 @@ class Stack:
             "TABLE_NAME": TABLE_NAME,
             "SECRET_PREFIX": SECRET_PREFIX,
             "SIGNING_SECRET_ID": SIGNING_SECRET_ID,
+            # The simulator (and anything else the local stack runs) listens on loopback.
+            "ALLOW_PRIVATE_CHAT_HOSTS": "loopback",
             "AWS_ENDPOINT_URL": self.env["AWS_ENDPOINT_URL"],
             "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "test",

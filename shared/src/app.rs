@@ -18,6 +18,7 @@ use crate::adapters::hipchat::HipchatClient;
 use crate::adapters::http::Authenticator;
 use crate::adapters::secrets::{SecretsManagerSigningKeys, SecretsManagerTokens};
 use crate::config::{Config, ConfigError};
+use crate::domain::destination::PrivateHosts;
 use crate::ports::chat::ChatService;
 use crate::ports::{Clock, SigningKeySource, Store, SystemClock, TokenSecrets};
 use crate::service::reminder::ReminderConfig;
@@ -62,6 +63,8 @@ pub struct Deps<W: Wiring> {
     pub room_page_size: u32,
     /// The daily reminder's thresholds and concurrency.
     pub reminder: ReminderConfig,
+    /// Where the chat server may be (the chat client checks each call with the same).
+    pub chat_hosts: PrivateHosts,
 }
 
 impl Deps<Aws> {
@@ -73,9 +76,10 @@ impl Deps<Aws> {
             tokens: TokenCache::new(SecretsManagerTokens::new(clients.secrets.clone(), &config.secret_prefix)),
             auth: Authenticator::new(keys, config.signing_keys_ttl),
             clock: SystemClock,
-            chat: HipchatClient::lazy(),
+            chat: HipchatClient::lazy(config.chat_hosts),
             room_page_size: crate::service::rooms::HIPCHAT_PAGE_SIZE,
             reminder,
+            chat_hosts: config.chat_hosts,
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::domain::destination::PrivateHosts;
+
 /// Everything a function needs to know about its surroundings.
 ///
 /// Built once in `main` with [`Config::from_env`]; tests build it directly.
@@ -15,6 +17,9 @@ pub struct Config {
     pub signing_secret_id: String,
     /// How long signing keys are cached in memory (`SIGNING_KEYS_TTL_SECONDS`, default 300).
     pub signing_keys_ttl: Duration,
+    /// Which ranges refused by default the chat server may be in (`ALLOW_PRIVATE_CHAT_HOSTS`:
+    /// `off` by default, `loopback`, `private`, or both).
+    pub chat_hosts: PrivateHosts,
 }
 
 /// A variable is missing or has a value we cannot use. Names the variable.
@@ -57,11 +62,14 @@ impl Config {
         if secret_prefix.is_empty() {
             return Err(ConfigError::Invalid { name: "SECRET_PREFIX", reason: "must not be only slashes".into() });
         }
+        let chat_hosts = PrivateHosts::parse(&lookup("ALLOW_PRIVATE_CHAT_HOSTS").unwrap_or_default())
+            .map_err(|reason| ConfigError::Invalid { name: "ALLOW_PRIVATE_CHAT_HOSTS", reason })?;
         Ok(Self {
             table_name,
             secret_prefix,
             signing_secret_id: required("SIGNING_SECRET_ID")?,
             signing_keys_ttl: Duration::from_secs(ttl_secs),
+            chat_hosts,
         })
     }
 }

@@ -47,6 +47,9 @@ pub enum AppError {
     /// HipChat has a room of that name already (the name, when the caller knows it).
     #[error("room name taken")]
     RoomNameTaken(Option<String>),
+    /// The stored chat-server URL points where calls may not go (the detail says why).
+    #[error("chat url not allowed")]
+    ChatUrlNotAllowed(String),
     /// HipChat could not be used; `status` is 502 (bad answer) or 503 (unreachable, rate limited).
     #[error("hipchat unavailable: {detail}")]
     HipchatUnavailable { status: u16, retry_after: Option<u64>, detail: String },
@@ -192,6 +195,7 @@ impl From<&AppError> for Problem {
                 409,
                 "HipChat rejected the stored token (expired or revoked): create a new token in HipChat and store it with PUT /token.",
             ),
+            ChatUrlNotAllowed(detail) => Problem::new("url-not-allowed", "URL Not Allowed", 409, detail.clone()),
             HipchatUrlMissing => Problem::new(
                 "hipchat-url-missing",
                 "HipChat URL Missing",

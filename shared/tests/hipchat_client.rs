@@ -8,7 +8,8 @@ use hipchat_sim::endpoints as ep;
 use hipchat_sim::{Fault, FaultAction, Limits, RoomSpec, RunningSim, SimConfig, TokenSpec, start};
 use jiff::Timestamp;
 use secrecy::SecretString;
-use shared::adapters::hipchat::{HipchatClient, http_client, http_client_with};
+use shared::adapters::hipchat::{HipchatClient, http_client};
+use shared::domain::destination::PrivateHosts;
 use shared::ports::chat::{
     ChatAccess, ChatError, ChatService, Color, LimitKind, ListRooms, MessageFormat, NewRoom, Notification, Privacy,
     Probe, RoomRef, RoomUpdate, Unreachable,
@@ -54,7 +55,7 @@ fn access(base: &str, token: &str) -> ChatAccess {
 }
 
 fn client() -> HipchatClient {
-    HipchatClient::new(http_client().unwrap())
+    HipchatClient::new(http_client(PrivateHosts::LOOPBACK).unwrap(), PrivateHosts::LOOPBACK)
 }
 
 fn all_rooms() -> ListRooms {
@@ -301,7 +302,9 @@ async fn unreachable_servers_are_classified() {
 async fn timeouts_dropped_connections_and_server_errors() {
     let s = sim().await;
     let a = access(s.base_url(), &token(&s, SECRET, None));
-    let quick = HipchatClient::new(http_client_with(Duration::from_secs(1), Duration::from_millis(300)).unwrap());
+    let quick =
+        HipchatClient::with_timeouts(Duration::from_secs(1), Duration::from_millis(300), PrivateHosts::LOOPBACK)
+            .unwrap();
     s.sim().inject_fault(Fault::new(FaultAction::Delay { ms: 3_000 }).on(ep::ROOM_LIST));
     let err = quick.list_rooms(&a, &all_rooms()).await.unwrap_err();
     assert!(matches!(err, ChatError::Unreachable { kind: Unreachable::Timeout, .. }), "{err:?}");
@@ -385,7 +388,9 @@ async fn the_token_never_reaches_logs_errors_or_debug_output() {
     s.sim().inject_fault(Fault::new(FaultAction::Drop).on(ep::TOKEN_GET));
     let err = c.token_info(&a).await.unwrap_err();
     texts.push(format!("{err} {err:?}"));
-    let quick = HipchatClient::new(http_client_with(Duration::from_secs(1), Duration::from_millis(200)).unwrap());
+    let quick =
+        HipchatClient::with_timeouts(Duration::from_secs(1), Duration::from_millis(200), PrivateHosts::LOOPBACK)
+            .unwrap();
     s.sim().inject_fault(Fault::new(FaultAction::Delay { ms: 2_000 }).on(ep::TOKEN_GET));
     let err = quick.token_info(&a).await.unwrap_err();
     texts.push(format!("{err} {err:?}"));

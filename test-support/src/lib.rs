@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use secrecy::SecretString;
-use shared::adapters::hipchat::{HipchatClient, http_client_with};
+use shared::adapters::hipchat::HipchatClient;
 use shared::adapters::http::Authenticator;
 use shared::app::{Deps, Wiring};
+use shared::domain::destination::PrivateHosts;
 use shared::domain::partner::PartnerId;
 use shared::domain::token::TokenMeta;
 use shared::ports::{Precondition, SettingsStore, Store, TokenSecrets};
@@ -52,15 +53,19 @@ pub fn deps<S: Store + 'static, T: TokenSecrets + 'static>(store: S, secrets: T)
 
 /// [`deps`] with the clock at `now`.
 pub fn deps_at<S: Store + 'static, T: TokenSecrets + 'static>(store: S, secrets: T, now: &str) -> Deps<Test<S, T>> {
-    let http = http_client_with(Duration::from_secs(2), Duration::from_secs(3)).expect("an HTTP client");
+    // The simulator listens on loopback, as in the local stack (ALLOW_PRIVATE_CHAT_HOSTS=loopback).
+    let chat_hosts = PrivateHosts::LOOPBACK;
+
     Deps {
         store,
         tokens: TokenCache::new(secrets),
         auth: Authenticator::new(StaticKeys::new(&[KEY]), Duration::from_secs(300)),
         clock: FixedClock::at(now),
-        chat: HipchatClient::new(http),
+        chat: HipchatClient::with_timeouts(Duration::from_secs(2), Duration::from_secs(3), chat_hosts)
+            .expect("an HTTP client"),
         room_page_size: shared::service::rooms::HIPCHAT_PAGE_SIZE,
         reminder: ReminderConfig::default(),
+        chat_hosts,
     }
 }
 

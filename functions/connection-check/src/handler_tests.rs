@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use lambda_http::Request;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use shared::domain::destination::PrivateHosts;
 use shared::domain::partner::PartnerId;
 use shared::domain::settings::parse_settings;
 use shared::domain::token::TokenMeta;
@@ -399,6 +400,34 @@ async fn more_than_a_thousand_rooms_take_two_full_hipchat_pages() {
     // at the picker's cursor: one HipChat call per picker page.
     assert_eq!(requests, 6);
     assert_eq!(w.sim.sim().counters().count(ep::ROOM_LIST), 6);
+}
+
+/// The check's own URL at a refused address is a 422 like `PUT /settings`; a stored one (saved
+/// before the deployment refused it) is reported as `url_not_allowed` without a connection,
+/// and the room picker answers the 409 (docs/design.md "Outbound calls only where they belong").
+#[tokio::test]
+async fn a_url_at_a_refused_address_is_never_called() {
+    let mut w = world().await;
+    let (status, body) =
+        w.send("POST", "/v1/partners/p1/connection-check", r#"{"hipchat_url": "http://0251.0376.0251.0376/"}"#).await;
+    assert_eq!((status, body["errors"][0]["field"].as_str()), (422, Some("hipchat_url")), "{body}");
+    assert_eq!(body["errors"][0]["code"], "url_not_allowed");
+
+    // A deployment that does not allow loopback, with the simulator's loopback URL stored.
+    w.d.chat_hosts = PrivateHosts::NONE;
+    w.d.chat = shared::adapters::hipchat::HipchatClient::with_timeouts(
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(3),
+        PrivateHosts::NONE,
+    )
+    .unwrap();
+    w.configure(w.base(), Some(1), Some(&w.token(TOKEN, &GUIDE_SCOPES))).await;
+    let report = w.check(Value::Null).await;
+    assert_eq!(codes(&report), ["url_not_allowed"], "{report}");
+    assert!(problem(&report, "url_not_allowed")["message"].as_str().unwrap().contains("loopback"), "{report}");
+    let (status, body) = w.send("GET", "/v1/partners/p1/rooms", "").await;
+    assert_eq!((status, body["type"].as_str()), (409, Some("/problems/url-not-allowed")), "{body}");
+    assert_eq!(w.hipchat_calls(), 0, "nothing reached the simulator");
 }
 
 /// A captured room creation played again is refused like a bad signature before HipChat is

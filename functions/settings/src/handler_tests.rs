@@ -123,6 +123,36 @@ async fn invalid_documents_are_422_naming_the_field() {
     assert_eq!(status, 422);
 }
 
+/// A chat-server URL at an address our functions may not call is refused when it is entered,
+/// in any spelling (docs/design.md "Outbound calls only where they belong"). Handler tests
+/// allow loopback, as the local stack does.
+#[tokio::test]
+async fn a_hipchat_url_at_a_refused_address_is_422_url_not_allowed() {
+    let d = deps();
+    for url in [
+        "http://169.254.169.254",
+        "http://2852039166/",
+        "http://0251.0376.0251.0376/",
+        "http://[::ffff:169.254.169.254]",
+        "https://[fd00:ec2::254]/v2",
+        "http://0.0.0.0:8080",
+        "http://10.0.0.1",
+        "https://192.168.1.20",
+        "http://[fc00::1]",
+    ] {
+        let mut doc = settings_doc();
+        doc["hipchat_url"] = json!(url);
+        let (status, body, _) = send(&d, request("PUT", "/v1/partners/p1/settings", &doc.to_string())).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(body["errors"][0]["field"], "hipchat_url", "{url}");
+        assert_eq!(body["errors"][0]["code"], "url_not_allowed", "{url}");
+    }
+    assert!(d.store.items.lock().unwrap().is_empty(), "nothing stored");
+    let mut doc = settings_doc();
+    doc["hipchat_url"] = json!("http://127.0.0.1:8080");
+    assert_eq!(send(&d, request("PUT", "/v1/partners/p1/settings", &doc.to_string())).await.0, 200);
+}
+
 #[tokio::test]
 async fn bodies_over_64_kib_are_413() {
     let big = format!("{{\"active\": false, \"pad\": \"{}\"}}", "x".repeat(64 * 1024));

@@ -12,8 +12,9 @@
 //!   retried: a create that timed out may have happened.
 //! - Every failure becomes one [`ChatError`].
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::domain::destination::{self, PrivateHosts, Refusal};
 use crate::domain::scopes::parse_scope_list;
 use crate::ports::chat::{
     Capabilities, ChatAccess, ChatError, ChatService, LimitKind, ListRooms, NewRoom, Notification, Probe, Room,
@@ -35,44 +37,86 @@ pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(6);
 /// Wait for a 429's reset (and retry once) only when it is at most this far away.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(2);
 
-/// The one HTTP client of a function, with the given timeouts.
-pub fn http_client_with(connect: Duration, total: Duration) -> reqwest::Result<reqwest::Client> {
+/// The one HTTP client of a function, with the given timeouts, resolving through `resolver`.
+pub fn http_client_with(connect: Duration, total: Duration, resolver: Resolver) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .dns_resolver(Arc::new(Resolver))
+        .dns_resolver(Arc::new(resolver))
         .tls_backend_preconfigured(super::tls::hipchat_tls_config())
         .connect_timeout(connect)
         .timeout(total)
+        // Not followed, to this host or another: a redirect is not how the v2 API answers, and
+        // following one would call an address nobody checked.
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("dynaboard-hipchat/", env!("CARGO_PKG_VERSION")))
         .build()
 }
 
-/// The one HTTP client of a function: 3 s to connect, 6 s per call.
-pub fn http_client() -> reqwest::Result<reqwest::Client> {
-    http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+/// The one HTTP client of a function: 3 s to connect, 6 s per call, connecting only where
+/// `allowed` says (see [`Resolver`]).
+pub fn http_client(allowed: PrivateHosts) -> reqwest::Result<reqwest::Client> {
+    http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT, Resolver::new(allowed))
 }
 
-/// The system resolver (`getaddrinfo`, as reqwest's default), except that names under the
-/// reserved `.invalid` domain fail at once without a lookup (RFC 6761 §6.4). reqwest tags its
-/// failures as DNS errors (`reqwest::Error::is_dns`), which [`transport_error`] reads.
-struct Resolver;
+/// The resolver of the HipChat client: the system resolver (`getaddrinfo`, as reqwest's
+/// default), then every address checked against the SSRF guard ([`destination::check`]) before
+/// anything connects. Names under the reserved `.invalid` domain fail at once without a lookup
+/// (RFC 6761 §6.4). reqwest tags resolver failures as DNS errors; [`transport_error`] finds
+/// a refused address by its type first.
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    allowed: PrivateHosts,
+    overrides: Arc<HashMap<String, Vec<IpAddr>>>,
+}
 
 /// A host name that did not resolve.
 #[derive(Debug, thiserror::Error)]
 #[error("the host name does not resolve")]
 struct DnsFailure(#[source] Option<std::io::Error>);
 
+/// A host name that resolved to an address calls may not go to.
+#[derive(Debug, thiserror::Error)]
+#[error("the host name resolves to {0}")]
+pub struct AddressRefused(pub Refusal);
+
+impl Resolver {
+    pub fn new(allowed: PrivateHosts) -> Self {
+        Self { allowed, overrides: Arc::default() }
+    }
+
+    /// Answers `name` with `ip` instead of asking DNS, and still checks it (tests point a name
+    /// at an address to prove the check; nothing connects when it is refused).
+    pub fn with_override(mut self, name: &str, ip: IpAddr) -> Self {
+        Arc::make_mut(&mut self.overrides).entry(name.to_ascii_lowercase()).or_default().push(ip);
+        self
+    }
+
+    /// The addresses a call to `host` may connect to, or why it may not.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<SocketAddr>, BoxError> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let addrs: Vec<SocketAddr> = if let Some(ips) = self.overrides.get(&host) {
+            ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect()
+        } else if host == "invalid" || host.ends_with(".invalid") {
+            return Err(Box::new(DnsFailure(None)) as BoxError);
+        } else {
+            tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| Box::new(DnsFailure(Some(e))) as BoxError)?
+                .collect()
+        };
+        // One refused address refuses the name: a server is not half in a private network.
+        for addr in &addrs {
+            destination::check(addr.ip(), self.allowed).map_err(|r| Box::new(AddressRefused(r)) as BoxError)?;
+        }
+        Ok(addrs)
+    }
+}
+
 impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        let resolver = self.clone();
         Box::pin(async move {
-            if host == "invalid" || host.ends_with(".invalid") {
-                return Err(Box::new(DnsFailure(None)) as BoxError);
-            }
-            match tokio::net::lookup_host((host.as_str(), 0)).await {
-                Ok(addrs) => Ok(Box::new(addrs.collect::<Vec<SocketAddr>>().into_iter()) as reqwest::dns::Addrs),
-                Err(e) => Err(Box::new(DnsFailure(Some(e))) as BoxError),
-            }
+            let addrs = resolver.addresses(name.as_str()).await?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }
@@ -85,17 +129,25 @@ pub struct HipchatClient {
     /// Built on first use (see [`HipchatClient::lazy`]) or given (tests pick timeouts).
     http: OnceLock<reqwest::Client>,
     retry_budget: Duration,
+    /// Where calls may go (the HTTP client's [`Resolver`] checks names with the same).
+    allowed: PrivateHosts,
 }
 
 impl HipchatClient {
-    pub fn new(http: reqwest::Client) -> Self {
-        Self { http: OnceLock::from(http), retry_budget: RETRY_BUDGET }
+    /// A client on `http`, which must resolve through a [`Resolver`] with the same `allowed`.
+    pub fn new(http: reqwest::Client, allowed: PrivateHosts) -> Self {
+        Self { http: OnceLock::from(http), retry_budget: RETRY_BUDGET, allowed }
+    }
+
+    /// A client with its own HTTP client with these timeouts (tests pick short ones).
+    pub fn with_timeouts(connect: Duration, total: Duration, allowed: PrivateHosts) -> reqwest::Result<Self> {
+        Ok(Self::new(http_client_with(connect, total, Resolver::new(allowed))?, allowed))
     }
 
     /// A client whose HTTP client (and TLS configuration) is built by the first call, so that
     /// a function that never calls HipChat never pays for it at cold start.
-    pub fn lazy() -> Self {
-        Self { http: OnceLock::new(), retry_budget: RETRY_BUDGET }
+    pub fn lazy(allowed: PrivateHosts) -> Self {
+        Self { http: OnceLock::new(), retry_budget: RETRY_BUDGET, allowed }
     }
 
     pub fn with_retry_budget(self, retry_budget: Duration) -> Self {
@@ -108,7 +160,7 @@ impl HipchatClient {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
-        let built = http_client().map_err(|e| {
+        let built = http_client(self.allowed).map_err(|e| {
             tracing::error!(error = %e, "the HTTP client for HipChat could not be built");
             ChatError::Unreachable { kind: Unreachable::Connection, detail: format!("no HTTP client: {e}") }
         })?;
@@ -139,9 +191,15 @@ impl HipchatClient {
 
     /// Sends, retrying one 429 whose reset is within the budget; `Ok` only for 2xx.
     /// `call` names the endpoint in logs (never the URL: one holds the token).
+    ///
+    /// Every call passes here: a literal address in the URL (which never reaches the
+    /// [`Resolver`]) is checked first, and a refused one is not connected to.
     async fn send(&self, call: &'static str, req: RequestBuilder) -> Result<Response, ChatError> {
+        let (http, req) = req.build_split();
+        let req = req.map_err(transport_error)?;
+        destination::check_url(req.url(), self.allowed).map_err(|refusal| ChatError::NotAllowed { refusal })?;
         let retry = req.try_clone();
-        let resp = req.send().await.map_err(|e| {
+        let resp = http.execute(req).await.map_err(|e| {
             let e = transport_error(e);
             tracing::debug!(call, error = %e, "HipChat call failed");
             e
@@ -163,7 +221,7 @@ impl HipchatClient {
                     "HipChat 429; retrying once after the reset"
                 );
                 tokio::time::sleep(wait.min(self.retry_budget)).await;
-                let resp = retry.send().await.map_err(transport_error)?;
+                let resp = http.execute(retry).await.map_err(transport_error)?;
                 if resp.status() == StatusCode::TOO_MANY_REQUESTS {
                     let (kind, reset_at) = limit_of(&resp);
                     return Err(ChatError::RateLimited { kind, reset_at });
@@ -270,6 +328,10 @@ pub fn api_url(access: &ChatAccess, segments: &[&str]) -> url::Url {
 /// removed.
 fn transport_error(e: reqwest::Error) -> ChatError {
     let e = e.without_url();
+    if let Some(AddressRefused(refusal)) = std::iter::successors(e.source(), next_source).find_map(|s| s.downcast_ref())
+    {
+        return ChatError::NotAllowed { refusal: *refusal };
+    }
     let mut detail = e.to_string();
     for s in std::iter::successors(e.source(), next_source) {
         detail.push_str(": ");

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod connection;
+pub mod destination;
 pub mod event;
 pub mod hipchat_url;
 pub mod messages;

@@ -7,11 +7,19 @@ use serde::Serialize;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// A stable code for the few errors a client may act on (e.g. `url_not_allowed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
 }
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self { field: field.into(), message: message.into(), code: None }
+    }
+
+    /// The error with a stable `code`.
+    pub fn with_code(self, code: &'static str) -> Self {
+        Self { code: Some(code), ..self }
     }
 }
 

@@ -262,6 +262,10 @@ pub enum ChatError {
     /// 5xx.
     #[error("HipChat answered with a server error ({status})")]
     Server { status: u16 },
+    /// The URL's address (or what its host name resolves to) is one calls may not go to;
+    /// nothing was sent (docs/design.md "Outbound calls only where they belong").
+    #[error("the chat server's address is not allowed: it is {refusal}")]
+    NotAllowed { refusal: crate::domain::destination::Refusal },
 }
 
 impl ChatError {

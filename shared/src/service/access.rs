@@ -152,6 +152,10 @@ pub fn problem_for(e: ChatError, base_url: &str) -> AppError {
             unavailable(502, None, format!("HipChat refused the request{field}: {message}"))
         }
         Refused { status, message } => unavailable(502, None, format!("HipChat answered {status}: {message}")),
+        NotAllowed { refusal } => AppError::ChatUrlNotAllowed(format!(
+            "The HipChat URL {base_url} {}: set another one with PUT /settings.",
+            crate::domain::destination::refusal_message(refusal)
+        )),
     }
 }
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::app::{Deps, Wiring};
 use crate::domain::connection::CheckRequest;
+use crate::domain::destination;
 use crate::domain::hipchat_url::normalize;
 use crate::domain::partner::PartnerId;
 use crate::domain::scopes;
@@ -153,6 +154,11 @@ pub async fn check_connection<W: Wiring>(
                 None
             }
             Ok(n) => {
+                if url_from_request {
+                    // The stored URL was checked when it was saved (and each call checks again).
+                    destination::check_entered("hipchat_url", &n.base, deps.chat_hosts)
+                        .map_err(|e| AppError::Validation(vec![e]))?;
+                }
                 if !n.notes.is_empty() {
                     problems.push(problem(
                         "url_has_path",
@@ -296,6 +302,13 @@ fn reachability_problem(e: &ChatError, base: &str) -> Option<CheckProblem> {
             Severity::Error,
             format!("{base} answered with a server error ({status})."),
             "HipChat (or a proxy in front of it) has trouble; check the server, then try again.",
+        ),
+        ChatError::NotAllowed { refusal } => problem(
+            destination::URL_NOT_ALLOWED,
+            Severity::Error,
+            format!("{base} {}.", destination::refusal_message(*refusal)),
+            "Enter the public address of your HipChat server. If it runs in your own network, ask the operator of \
+             this integration whether private addresses can be allowed.",
         ),
         ChatError::NotHipchat { detail, .. } => problem(
             "not_hipchat",

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::app::{Deps, Wiring};
+use crate::domain::destination;
 use crate::domain::partner::PartnerId;
 use crate::domain::settings::{ParsedSettings, Settings};
 use crate::domain::token::{TokenInput, TokenMeta, TokenView};
@@ -61,6 +62,9 @@ pub async fn put_settings<W: Wiring>(
     precondition: &Precondition,
     now: Timestamp,
 ) -> Result<SettingsView, AppError> {
+    if let Some(url) = &parsed.settings.hipchat_url {
+        destination::check_entered("hipchat_url", url, deps.chat_hosts).map_err(|e| AppError::Validation(vec![e]))?;
+    }
     if matches!(precondition, Precondition::Versions(v) if v.is_empty()) {
         return Err(AppError::PreconditionFailed);
     }
