@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: bench help run test check build venv php lint package fuzz fmt invoke clean
+.PHONY: bench soak help run test check build venv php lint package fuzz fmt invoke clean
 
 help:
 	@echo "make run     start the local stack (moto, HipChat simulator, functions, gateway), seed a demo partner, print example calls"
@@ -20,6 +20,7 @@ help:
 	@echo "make invoke FN=settings EVENT=events/settings.get.json   invoke one function with a freshly signed event (needs make run)"
 	@echo "make package release arm64 zips of the five functions (target/lambda/<fn>/bootstrap.zip), sizes printed"
 	@echo "make bench   release builds measured: cold init vs a bare hello-world, warm latency and overhead, upstream calls, zip sizes, peak RSS (target/bench/)"
+	@echo "make soak    SOAK_SECONDS (300) of SOAK_CLIENTS (16) clients through the local gateway with HipChat faults: exactly once, one room per user, settings versions, RSS/fds (target/soak/)"
 	@echo "make fuzz    run each cargo-fuzz target for FUZZ_SECONDS (default 60; needs the nightly toolchain)"
 	@echo "make fmt     format the code"
 
@@ -93,6 +94,13 @@ test: venv php lint package
 bench: venv package
 	cargo build --release --quiet $(foreach f,$(FUNCTIONS),-p $(f)) -p bench-hello -p bench -p local-gateway -p hipchat-sim
 	$(PY) infra/local/stack.py bench -- target/release/bench $(BENCH_ARGS)
+
+# Soak (not part of make test; docs/reliability.md "Soak"): a fresh local stack with the debug
+# builds `make run` uses, then SOAK_SECONDS (default 300) of SOAK_CLIENTS (default 16) clients
+# through the gateway while the HipChat simulator injects faults (infra/local/soak). Also
+# SOAK_PARTNERS, SOAK_MAX_REQUESTS, SOAK_WARMUP_SECONDS, SOAK_SEED. Results: target/soak/results.{md,json}.
+soak: venv build
+	$(PY) infra/local/stack.py soak -- target/debug/soak
 
 # The cargo-fuzz targets in fuzz/ (signature, settings, service hours, event), one after the
 # other for FUZZ_SECONDS each; not part of make test. Summary: target/fuzz-summary.md.

@@ -11,6 +11,9 @@ simulator, the functions under `cargo lambda watch`, and the local gateway -- al
     stack.py bench -- CMD... moto, the table, the signing key and the simulator (release build)
                              only, the functions' environment in FUNCTIONS_ENV_FILE; CMD (the
                              bench) runs the functions itself. Files in .local/bench/.
+    stack.py soak -- CMD...  like test (the whole stack, the debug builds), without moto's recording
+                             and the IAM policy check: CMD is the soak (make soak). Files in
+                             .local/soak/.
 
 Run it through the Makefile (`make run`, `make test`), which installs the Python venv this
 script needs (boto3 and PyYAML come with moto and cfn-lint) and builds the Rust binaries.
@@ -494,12 +497,12 @@ def check_iam_policies(recording):
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] not in ("run", "test", "bench"):
+    if len(argv) < 2 or argv[1] not in ("run", "test", "bench", "soak"):
         print(__doc__)
         return 2
     mode = argv[1]
     global LOCAL, LOGS, PROFILE
-    if mode in ("test", "bench"):
+    if mode in ("test", "bench", "soak"):
         LOCAL = ROOT / ".local" / mode
         LOGS = LOCAL / "logs"
     if mode == "bench":
@@ -535,6 +538,10 @@ def main(argv):
             return 2
         result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **stack.env})
         if mode == "bench":
+            return result.returncode
+        if mode == "soak":
+            if result.returncode != 0:
+                print_log_tails(("functions", "gateway", "hipchat-sim"), 40)
             return result.returncode
         if result.returncode != 0:
             print_log_tails(("functions", "gateway", "hipchat-sim"), 40)
