@@ -1,7 +1,7 @@
 //! The fault injector: watches the simulator's request counter and, at random intervals,
 //! queues a fault for the next HipChat request (whichever partner and call it is): about one
-//! 500 per `every` requests, a burst of 429s per 5 × `every`, a dropped connection per
-//! 10 × `every`.
+//! 500 per `every` requests, a burst of 2–5 429s per 5 × `every` (reset in 1 s or 5 s, in
+//! turn), a dropped connection per 10 × `every`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +17,8 @@ pub struct Injected {
     pub hipchat_requests: u64,
     pub status_500: u64,
     pub bursts_429: u64,
+    /// Of those, the bursts whose reset was 1 s away (the others: 5 s).
+    pub bursts_429_short: u64,
     /// 429 answers queued (the bursts' counts added up).
     pub status_429: u64,
     pub drops: u64,
@@ -84,14 +86,16 @@ impl Injector {
                 next_500 += draw(1);
             }
             while total >= next_429 {
-                // Reset in 1 s: our client waits and retries once (the burst may outlast it);
-                // in 4 s: answered at once with 503 and Retry-After.
+                // Every other burst resets in 1 s: our HipChat client waits and retries once (the
+                // burst may outlast it); the others in 5 s: a 503 with Retry-After at once.
                 let count = pick.u64(2..=5);
-                let reset = if pick.bool() { 1 } else { 4 };
+                let short = out.bursts_429 % 2 == 0;
+                let reset = if short { 1 } else { 5 };
                 let fault = json!({"status": 429, "message": "Rate Limit exceeded", "reset_in_seconds": reset,
                     "count": count});
                 if self.queue(fault).await {
                     out.bursts_429 += 1;
+                    out.bursts_429_short += u64::from(short);
                     out.status_429 += count;
                 }
                 next_429 += draw(5);

@@ -147,12 +147,14 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(
         s,
         "- HipChat faults (simulator, on the next /v2 request of any partner): {} HipChat requests during the soak; \
-         {} × 500 applied ({:.2} %); {} bursts of 429 ({} × 429 applied, {:.2} %); {} dropped connections ({:.2} %); \
-         still queued at the end and cleared: {} × 500, {} × 429, {} drops",
+         {} × 500 applied ({:.2} %); {} bursts of 429 ({} with the reset in 1 s, {} in 5 s; {} × 429 applied, \
+         {:.2} %); {} dropped connections ({:.2} %); still queued at the end and cleared: {} × 500, {} × 429, {} drops",
         f.hipchat_requests,
         f.applied_500(),
         pct(f.applied_500()),
         f.bursts_429,
+        f.bursts_429_short,
+        f.bursts_429 - f.bursts_429_short,
         f.applied_429(),
         pct(f.applied_429()),
         f.applied_drops(),
