@@ -319,14 +319,15 @@ impl Soak {
     }
 
     /// Sends until the answer is not a 503 (waiting `Retry-After`, else 1 s) and not a transport
-    /// failure (1 s), up to [`MAX_ATTEMPTS`]. `gap`: the earliest next send of the same bytes.
+    /// failure (1 s), up to [`MAX_ATTEMPTS`]. `last_sent`, for bytes that must not repeat within a
+    /// second (a user's chat request): when they were last sent; each send waits until
+    /// [`SAME_BYTES_GAP`] after it, and updates it.
     async fn retrying(
         &self,
         kind: Kind,
         method: Method,
         path: &str,
         body: &str,
-        if_match: Option<&str>,
         mut last_sent: Option<&mut Option<Instant>>,
     ) -> Option<Reply> {
         for _ in 0..MAX_ATTEMPTS {
@@ -337,7 +338,7 @@ impl Soak {
             if let Some(slot) = last_sent.as_deref_mut() {
                 *slot = Some(Instant::now());
             }
-            let wait = match self.attempt(kind, &method, path, body, if_match).await {
+            let wait = match self.attempt(kind, &method, path, body, None).await {
                 Outcome::Reply(r) if r.status == 503 => r.retry_after.unwrap_or(1).clamp(1, MAX_RETRY_AFTER),
                 Outcome::Reply(r) => return Some(r),
                 Outcome::Transport(_) => 1,
@@ -391,7 +392,7 @@ impl Soak {
 
     async fn availability(&self, partner: usize) {
         let path = self.partners[partner].path("chat/availability");
-        let Some(r) = self.retrying(Kind::Availability, Method::GET, &path, "", None, None).await else { return };
+        let Some(r) = self.retrying(Kind::Availability, Method::GET, &path, "", None).await else { return };
         if r.status != 200 {
             return self.unexpected(Kind::Availability, &r);
         }
@@ -453,7 +454,7 @@ impl Soak {
             (u.partner, u.body.clone(), u.last_sent)
         };
         let path = self.partners[partner].path("chat/requests");
-        let reply = self.retrying(kind, Method::POST, &path, &body, None, Some(&mut last_sent)).await;
+        let reply = self.retrying(kind, Method::POST, &path, &body, Some(&mut last_sent)).await;
         let mut users = lock(&self.users);
         let u = &mut users.list[index];
         u.busy = false;
@@ -510,7 +511,7 @@ impl Soak {
             },
         );
         let path = self.partners[partner].path("events");
-        let Some(r) = self.retrying(Kind::EventNew, Method::POST, &path, &body, None, None).await else { return };
+        let Some(r) = self.retrying(Kind::EventNew, Method::POST, &path, &body, None).await else { return };
         if r.status != 202 {
             return self.unexpected(Kind::EventNew, &r);
         }
@@ -539,7 +540,7 @@ impl Soak {
         };
         let Some((id, partner, body)) = picked else { return self.availability(0).await };
         let path = self.partners[partner].path("events");
-        let Some(r) = self.retrying(Kind::EventResend, Method::POST, &path, &body, None, None).await else { return };
+        let Some(r) = self.retrying(Kind::EventResend, Method::POST, &path, &body, None).await else { return };
         if r.status != 202 {
             return self.unexpected(Kind::EventResend, &r);
         }
@@ -563,7 +564,7 @@ impl Soak {
         let p = &self.partners[partner];
         let path = p.path("settings");
         for _ in 0..MAX_SETTINGS_ROUNDS {
-            let Some(read) = self.retrying(Kind::SettingsGet, Method::GET, &path, "", None, None).await else {
+            let Some(read) = self.retrying(Kind::SettingsGet, Method::GET, &path, "", None).await else {
                 return;
             };
             if read.status != 200 {
