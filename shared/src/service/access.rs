@@ -115,6 +115,10 @@ fn seconds_until(reset_at: Option<Timestamp>) -> Option<u64> {
 /// The one mapping of a chat-service failure to a problem (a use case that answers some
 /// failures its own way matches them before falling back to this). `base_url` is named in details so the
 /// partner sees which server was meant (it is not secret; the token never appears).
+/// The `Retry-After` of a 503 after a HipChat failure that gave no time of its own (5xx,
+/// timeout, unreachable): a first step for the client's backoff, not a promise.
+pub const HIPCHAT_FAILURE_RETRY_AFTER_SECS: u64 = 5;
+
 pub fn problem_for(e: ChatError, base_url: &str) -> AppError {
     use ChatError::*;
     let unavailable = |status: u16, retry_after: Option<u64>, detail: String| AppError::HipchatUnavailable {
@@ -132,16 +136,18 @@ pub fn problem_for(e: ChatError, base_url: &str) -> AppError {
                 LimitKind::RateLimit => "HipChat's rate limit for this token (100 requests per 5 minutes) is reached",
                 LimitKind::FloodControl => "HipChat's flood control for this room (30 messages per minute) is reached",
             };
-            let retry_after = seconds_until(reset_at);
+            let retry_after = seconds_until(reset_at).or(Some(HIPCHAT_FAILURE_RETRY_AFTER_SECS));
             let when = retry_after.map(|s| format!("; retry in {s} s")).unwrap_or_default();
             unavailable(503, retry_after, format!("{what}{when}."))
         }
-        Unreachable { kind, .. } => {
-            unavailable(503, None, format!("HipChat at {base_url} cannot be reached: {kind}. Please retry later."))
-        }
+        Unreachable { kind, .. } => unavailable(
+            503,
+            Some(HIPCHAT_FAILURE_RETRY_AFTER_SECS),
+            format!("HipChat at {base_url} cannot be reached: {kind}. Please retry later."),
+        ),
         Server { status } => unavailable(
             503,
-            None,
+            Some(HIPCHAT_FAILURE_RETRY_AFTER_SECS),
             format!("HipChat at {base_url} answered with a server error ({status}). Please retry later."),
         ),
         NotHipchat { detail, .. } => {
@@ -178,6 +184,20 @@ mod tests {
         assert_eq!(p.status, 503);
         assert!(matches!(p.retry_after, Some(41 | 42)), "{:?}", p.retry_after);
         assert!(p.detail.contains("100 requests per 5 minutes"), "{}", p.detail);
+    }
+
+    /// Every 503 says when to come back: HipChat failures that gave no time get the default.
+    #[test]
+    fn every_hipchat_503_has_a_retry_after() {
+        let failures = [
+            ChatError::Unreachable { kind: Kind::Timeout, detail: String::new() },
+            ChatError::Server { status: 500 },
+            ChatError::RateLimited { kind: LimitKind::FloodControl, reset_at: None },
+        ];
+        for e in failures {
+            let p = Problem::from(&problem_for(e, "https://h"));
+            assert_eq!((p.status, p.retry_after), (503, Some(HIPCHAT_FAILURE_RETRY_AFTER_SECS)));
+        }
     }
 
     #[test]

@@ -305,11 +305,8 @@ impl Soak {
         match r.status {
             401 => self.finding("401", what()),
             503 if r.retry_after.is_some() => {}
-            503 if !self.soaking() => self.finding("503 without Retry-After in the warm-up (no faults)", what()),
-            // HipChat 5xx, timeouts and dropped connections come without Retry-After
-            // (docs/api.md "Retry-After"); anything else must carry one.
-            503 if r.problem_type() == "/problems/hipchat-unavailable" => {}
-            503 => self.finding("503 without Retry-After (not hipchat-unavailable)", what()),
+            // Every 503 carries Retry-After (docs/api.md "Retry-After").
+            503 => self.finding("503 without Retry-After", what()),
             500.. => self.finding("answer >= 500 other than 503", what()),
             _ => {}
         }

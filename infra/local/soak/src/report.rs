@@ -204,8 +204,8 @@ pub fn markdown(r: &Results) -> String {
     let list = |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k} × {v}")).collect::<Vec<_>>().join(", ");
     let _ = writeln!(
         s,
-        "\n`{RETRY_AFTER_503}`: Retry-After seconds seen → count: {}. `{BARE_503}`: {} (HipChat 5xx and dropped \
-         connections come without Retry-After, docs/api.md \"Retry-After\"; clients retried after 1 s).",
+        "\n`{RETRY_AFTER_503}`: Retry-After seconds seen → count: {}. `{BARE_503}`: {} (every 503 must carry \
+         Retry-After, docs/api.md \"Retry-After\").",
         if ra.is_empty() {
             "none".into()
         } else {
