@@ -209,7 +209,9 @@ class Stack:
         if recording:
             recording.unlink(missing_ok=True)
             env = {"MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(recording)}
-        proc = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], env=env)
+        # moto_server with conditional writes made atomic, as in DynamoDB (see moto_atomic.py).
+        moto = [str(VENV_BIN / "python"), str(ROOT / "infra" / "local" / "moto_atomic.py")]
+        proc = self.spawn("moto", [*moto, "-H", "127.0.0.1", "-p", str(port)], env=env)
         wait_for_port(port, proc, "moto")
         self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         # For the fault suite: it pauses moto (SIGSTOP) to play an AWS outage, then resumes it.
