@@ -47,6 +47,9 @@ pub fn http_client_with(connect: Duration, total: Duration, resolver: Resolver) 
         // Not followed, to this host or another: a redirect is not how the v2 API answers, and
         // following one would call an address nobody checked.
         .redirect(reqwest::redirect::Policy::none())
+        // No proxy from the environment: a proxy would resolve and connect for us, past the
+        // resolver's check.
+        .no_proxy()
         .user_agent(concat!("dynaboard-hipchat/", env!("CARGO_PKG_VERSION")))
         .build()
 }
