@@ -126,3 +126,24 @@ async fn unknown_routes_get_the_gateways_404() {
     let r = api.call(Method::GET, "/v1/partners/p1/nothing", "").await;
     assert_eq!(r.status, 404);
 }
+
+/// The local stack allows loopback only (ALLOW_PRIVATE_CHAT_HOSTS=loopback, as stack.py sets
+/// it): the simulator's loopback URL is accepted, a private or metadata address is not.
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn the_local_stack_allows_loopback_and_nothing_else_private() {
+    let api = Api::from_env();
+    let p = format!("/v1/partners/{}/settings", partner());
+    for (url, status) in [
+        ("http://10.1.2.3:8080", 422),
+        ("http://169.254.169.254", 422),
+        ("http://[::ffff:192.168.0.1]", 422),
+        ("http://127.0.0.1:9", 200),
+    ] {
+        let a = api.call(Method::PUT, &p, &json!({"active": true, "hipchat_url": url}).to_string()).await;
+        assert_eq!(a.status, status, "{url}: {}", a.text);
+        if status == 422 {
+            assert_eq!(a.json()["errors"][0]["code"], "url_not_allowed", "{url}");
+        }
+    }
+}
