@@ -8,16 +8,14 @@
 //! so a broken guard would show as a count, not as traffic leaving the machine.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use shared::adapters::hipchat::{AddressRefused, HipchatClient, Resolver, http_client_with};
 use shared::domain::destination::{PrivateHosts, Refusal};
 use shared::ports::chat::{ChatAccess, ChatError, ChatService};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use test_support::counting_listener;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -65,26 +63,6 @@ async fn a_name_resolving_to_a_refused_address_is_refused_before_anything_connec
     assert_eq!(refusal(&allowing, "loopback.test").await, None);
     assert_eq!(refusal(&allowing, "private.test").await, None);
     assert_eq!(refusal(&allowing, "metadata.test").await, Some(Refusal::Metadata));
-}
-
-/// A listener on loopback that counts the connections it accepts and closes each at once
-/// (or answers each with `reply`).
-async fn counting_listener(at: Ipv4Addr, reply: Option<String>) -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind((at, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            if let Some(reply) = &reply {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket.write_all(reply.as_bytes()).await;
-            }
-        }
-    });
-    (port, accepted)
 }
 
 fn client(allowed: PrivateHosts, resolver: Resolver) -> HipchatClient {

@@ -3,35 +3,19 @@
 //! where they belong"). Its own binary: it sets process environment variables.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use shared::adapters::hipchat::HipchatClient;
 use shared::domain::destination::PrivateHosts;
 use shared::ports::chat::{ChatAccess, ChatService};
-use tokio::net::TcpListener;
-
-/// A loopback listener counting the connections it accepts (each closed at once).
-async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            drop(socket);
-        }
-    });
-    (port, accepted)
-}
+use test_support::counting_listener;
 
 #[tokio::test]
 async fn proxy_variables_are_ignored() {
-    let (proxy_port, via_proxy) = counting_listener().await;
-    let (server_port, direct) = counting_listener().await;
+    let (proxy_port, via_proxy) = counting_listener(Ipv4Addr::LOCALHOST, None).await;
+    let (server_port, direct) = counting_listener(Ipv4Addr::LOCALHOST, None).await;
     let proxy = format!("http://127.0.0.1:{proxy_port}");
     for name in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
         // SAFETY: the only test of this binary, set before any client reads the environment.

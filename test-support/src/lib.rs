@@ -167,3 +167,29 @@ pub async fn store_token(
     let meta = TokenMeta::new(&secret, shared::service::settings::today(now));
     store.set_token(partner, &meta, now).await.expect("token metadata stored");
 }
+
+/// A listener on `at` (a loopback address) that counts the connections it accepts, and answers
+/// each with `reply` (after reading the request) or closes it at once. Tests of where a client
+/// may connect use it: a count shows a connection that must not have happened.
+pub async fn counting_listener(
+    at: std::net::Ipv4Addr,
+    reply: Option<String>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    assert!(at.is_loopback(), "tests listen on loopback only");
+    let listener = tokio::net::TcpListener::bind((at, 0)).await.expect("a loopback port");
+    let port = listener.local_addr().expect("a bound listener").port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if let Some(reply) = &reply {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        }
+    });
+    (port, accepted)
+}
