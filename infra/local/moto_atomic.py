@@ -22,8 +22,16 @@ _LOCK = threading.Lock()
 def _one_at_a_time(app):
     def handle(environ, start_response):
         with _LOCK:
-            # Consume the response inside the lock: a WSGI app may produce it lazily.
-            return list(app(environ, start_response))
+            # Consume the response inside the lock: a WSGI app may produce it lazily. (moto reads
+            # the request body inside it too, so a stalled client holds the others up: fine for
+            # a local stack.)
+            result = app(environ, start_response)
+            try:
+                return list(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
 
     return handle
 

@@ -179,6 +179,25 @@ async fn delete_partner_removes_settings_rooms_and_records_only_of_that_partner(
     assert_eq!(s.delete_partner(&p).await.unwrap(), 0);
 }
 
+/// A signature is recorded once; the SDK's retry of the same call (same claim) is still the
+/// first use, another call is a replay until the record's time has passed.
+#[tokio::test]
+#[ignore = "needs the local stack (make test)"]
+async fn a_signature_is_recorded_once_and_a_retry_of_the_same_call_is_not_a_replay() {
+    use shared::ports::SignatureLedger;
+    let (store, _, _) = store().await;
+    let mut tag = [0u8; 32];
+    tag[..8].copy_from_slice(&fastrand::u64(..).to_be_bytes());
+    let kept = now() + jiff::SignedDuration::from_secs(601);
+    assert!(store.record_signature(&tag, "call-1", kept, now()).await.unwrap());
+    assert!(store.record_signature(&tag, "call-1", kept, now()).await.unwrap(), "the SDK's retry of that call");
+    assert!(!store.record_signature(&tag, "call-2", kept, now()).await.unwrap(), "another call: a replay");
+    assert!(!store.first_use(&tag, kept, now() + jiff::SignedDuration::from_secs(601)).await.unwrap());
+    // Past its time the record counts as gone (TTL deletion lags).
+    let later = now() + jiff::SignedDuration::from_secs(602);
+    assert!(store.first_use(&tag, later + jiff::SignedDuration::from_secs(601), later).await.unwrap());
+}
+
 #[tokio::test]
 #[ignore = "needs the local stack (make test)"]
 async fn an_unreachable_endpoint_is_unavailable() {

@@ -32,6 +32,13 @@ async fn a_signature_is_served_once_for_writes_and_the_log_says_replayed() {
     let last = now + SignedDuration::from_secs(300);
     assert!(matches!(route(later, Replays::Refused, last).await, Err(AppError::Unauthorized)));
 
+    // A timestamp 300 s ahead is accepted until 600 s from now: the record outlives it.
+    let ahead = signed_request("PUT", "/v1/partners/p1/settings", r#"{"ahead":1}"#, KEY, now.as_second() + 300);
+    let ahead_again = replay_of(&ahead);
+    assert!(route(ahead, Replays::Refused, now).await.is_ok());
+    let edge = now + SignedDuration::from_secs(600);
+    assert!(matches!(route(ahead_again, Replays::Refused, edge).await, Err(AppError::Unauthorized)));
+
     // GETs change nothing and are served again; so is a write whose endpoint is idempotent.
     let get = signed_request("GET", "/v1/partners/p1/settings", "", KEY, now.as_second());
     let get_again = replay_of(&get);
@@ -41,12 +48,12 @@ async fn a_signature_is_served_once_for_writes_and_the_log_says_replayed() {
     let event_again = replay_of(&event);
     assert!(route(event, Replays::Harmless, now).await.is_ok());
     assert!(route(event_again, Replays::Harmless, now).await.is_ok());
-    assert_eq!(store.signatures.lock().unwrap().len(), 1, "only the refused-replay write left a record");
+    assert_eq!(store.signatures.lock().unwrap().len(), 2, "only the writes under the rule left a record");
 
     // A request whose signature fails leaves no record; the ledger failing is not a 401.
     let wrong = signed_request("PUT", "/v1/partners/p1/settings", "{}", "wrong-key", now.as_second());
     assert!(matches!(route(wrong, Replays::Refused, now).await, Err(AppError::Unauthorized)));
-    assert_eq!(store.signatures.lock().unwrap().len(), 1);
+    assert_eq!(store.signatures.lock().unwrap().len(), 2);
     store.unavailable.store(true, std::sync::atomic::Ordering::SeqCst);
     let put = signed_request("PUT", "/v1/partners/p1/settings", r#"{"a":1}"#, KEY, now.as_second());
     assert!(matches!(route(put, Replays::Refused, now).await, Err(AppError::Unavailable(_))));

@@ -657,18 +657,34 @@ impl DeliveryStore for DynamoStore {
 
 impl SignatureLedger for DynamoStore {
     async fn first_use(&self, tag: &[u8; 32], expires_at: Timestamp, now: Timestamp) -> Result<bool, PortError> {
-        // UpdateItem creates the item like a PutItem would, under the one DynamoDB write action
-        // every function is allowed anyway.
+        self.record_signature(tag, &format!("{:016x}", fastrand::u64(..)), expires_at, now).await
+    }
+}
+
+impl DynamoStore {
+    /// Records the signature `tag` under `claim`, a random id of this one call: the SDK retries
+    /// an attempt whose answer was lost, and when the first attempt had written the record, the
+    /// retry finds its own claim there and is still the first use, not a replay. UpdateItem
+    /// creates the item like a PutItem would, under the one DynamoDB write action every
+    /// function is allowed anyway.
+    pub async fn record_signature(
+        &self,
+        tag: &[u8; 32],
+        claim: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, PortError> {
         let res = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(format!("{SIGNATURE_PK_PREFIX}{}", hex::encode(tag))))
             .key("sk", AttributeValue::S(SIGNATURE_SK.into()))
-            .update_expression("SET expires_at = :e")
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .update_expression("SET expires_at = :e, claim_id = :c")
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR claim_id = :c")
             .expression_attribute_values(":e", AttributeValue::N(expires_at.as_second().to_string()))
             .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()))
+            .expression_attribute_values(":c", AttributeValue::S(claim.to_owned()))
             .send()
             .await;
         match res {

@@ -14,7 +14,7 @@
 
 use super::settings::{ROOM_NAME_MAX, Settings};
 use super::token::TokenMeta;
-use super::user::{PortalUser, Role, parse_user};
+use super::user::{PortalUser, Role, parse_user, read_id};
 use super::validation::{FieldError, ObjectReader};
 
 /// HipChat room topics are 0–250 characters.
@@ -221,6 +221,9 @@ pub fn button<'a>(
 }
 
 /// `{"user": {...}}`, the body of a chat request.
+/// The longest `request_id` of a chat request, in characters.
+pub const REQUEST_ID_MAX: usize = 128;
+
 pub fn parse_chat_request(body: &serde_json::Value) -> Result<PortalUser, Vec<FieldError>> {
     let mut errors = Vec::new();
     let user = ObjectReader::new(body, "", &mut errors).and_then(|mut r| {
@@ -231,6 +234,11 @@ pub fn parse_chat_request(body: &serde_json::Value) -> Result<PortalUser, Vec<Fi
                 None
             }
         };
+        // Optional: the click's own id, so that two clicks of one user within a second are two
+        // requests with two signatures (a signed write is served once). Checked, then unused.
+        if r.get("request_id").is_some() {
+            read_id(&mut r, "request_id", REQUEST_ID_MAX, &mut errors);
+        }
         r.finish(&mut errors);
         user
     });
@@ -243,6 +251,20 @@ pub fn parse_chat_request(body: &serde_json::Value) -> Result<PortalUser, Vec<Fi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chat_request_may_carry_a_request_id() {
+        let user = serde_json::json!({"id": "u1", "first_name": "Ada", "last_name": "Lovelace",
+                                      "email": "ada@example.com", "role": "customer"});
+        let with = |id: serde_json::Value| serde_json::json!({"user": user, "request_id": id});
+        assert!(parse_chat_request(&serde_json::json!({"user": user})).is_ok());
+        assert!(parse_chat_request(&with(serde_json::json!("click-7f3a"))).is_ok());
+        assert!(parse_chat_request(&with(serde_json::json!(17))).is_ok());
+        for bad in [serde_json::json!(""), serde_json::json!("x".repeat(129)), serde_json::json!(["a"])] {
+            let errors = parse_chat_request(&with(bad)).unwrap_err();
+            assert_eq!(errors[0].field, "request_id", "{errors:?}");
+        }
+    }
 
     fn user(first: &str, last: &str) -> PortalUser {
         PortalUser {

@@ -163,16 +163,24 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Refusal> {
         _ if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) => Refusal::Metadata,
         _ if ip.is_unspecified() => Refusal::ThisNetwork,
         _ if ip.is_loopback() => Refusal::Loopback,
-        // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address they embed.
-        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => return classify_v4(embedded(hi, lo)),
+        // NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48) and 6to4 (2002::/16) reach
+        // the IPv4 address they embed.
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] | [0x64, 0xff9b, 1, _, _, _, hi, lo] => {
+            return classify_v4(embedded(hi, lo));
+        }
         [0x2002, hi, lo, ..] => return classify_v4(embedded(hi, lo)),
-        // IPv4-compatible (deprecated), discard-only, documentation.
-        [0, 0, 0, 0, 0, 0, _, _] | [0x100, 0, 0, 0, ..] | [0x2001, 0xdb8, ..] => Refusal::Reserved,
         [first, ..] if first & 0xffc0 == 0xfe80 => Refusal::LinkLocal,
-        [first, ..] if first & 0xffc0 == 0xfec0 => Refusal::Reserved,
         [first, ..] if first & 0xff00 == 0xff00 => Refusal::Multicast,
         [first, ..] if first & 0xfe00 == 0xfc00 => Refusal::Private,
-        _ => return None,
+        // Special-purpose blocks inside global unicast: IETF protocol assignments (2001::/23,
+        // with Teredo, which reaches an embedded IPv4 address), documentation.
+        [0x2001, second, ..] if second < 0x200 => Refusal::Reserved,
+        [0x2001, 0xdb8, ..] => Refusal::Reserved,
+        [first, ..] if first & 0xfff0 == 0x3ff0 => Refusal::Reserved,
+        // Global unicast (2000::/3) is the internet; everything else (IPv4-compatible and
+        // IPv4-translated forms, discard-only, site-local, unassigned) is not.
+        [first, ..] if first & 0xe000 == 0x2000 => return None,
+        _ => Refusal::Reserved,
     })
 }
 
@@ -211,6 +219,13 @@ mod tests {
             ("2001:db8::1", Refusal::Reserved),
             ("100::1", Refusal::Reserved),
             ("::a9fe:a9fe", Refusal::Reserved),
+            ("::ffff:0:a9fe:a9fe", Refusal::Reserved),
+            ("2001::a9fe:a9fe", Refusal::Reserved),
+            ("2001:2::1", Refusal::Reserved),
+            ("3fff::1", Refusal::Reserved),
+            ("5f00::1", Refusal::Reserved),
+            ("fec0::1", Refusal::Reserved),
+            ("64:ff9b:1::a9fe:a9fe", Refusal::Metadata),
             // IPv4 inside IPv6.
             ("::ffff:169.254.169.254", Refusal::Metadata),
             ("::ffff:0.0.0.0", Refusal::ThisNetwork),

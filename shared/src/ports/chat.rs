@@ -274,6 +274,13 @@ impl ChatError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::RateLimited { .. } | Self::Unreachable { .. } | Self::Server { .. })
     }
+
+    /// HipChat gave no answer to judge the call by: a transient failure, or an address calls
+    /// may not go to (nothing was sent). A check must not read such a call as a verdict on the
+    /// token or its scopes.
+    pub fn is_unanswered(&self) -> bool {
+        self.is_transient() || matches!(self, Self::NotAllowed { .. })
+    }
 }
 
 /// The calls the use cases make on the partner's chat service.

@@ -112,13 +112,13 @@ fn seconds_until(reset_at: Option<Timestamp>) -> Option<u64> {
     reset_at.map(|r| u64::try_from(r.duration_since(Timestamp::now()).as_secs()).unwrap_or(0).max(1))
 }
 
-/// The one mapping of a chat-service failure to a problem (a use case that answers some
-/// failures its own way matches them before falling back to this). `base_url` is named in details so the
-/// partner sees which server was meant (it is not secret; the token never appears).
 /// The `Retry-After` of a 503 after a HipChat failure that gave no time of its own (5xx,
 /// timeout, unreachable): a first step for the client's backoff, not a promise.
 pub const HIPCHAT_FAILURE_RETRY_AFTER_SECS: u64 = 5;
 
+/// The one mapping of a chat-service failure to a problem (a use case that answers some
+/// failures its own way matches them before falling back to this). `base_url` is named in details so the
+/// partner sees which server was meant (it is not secret; the token never appears).
 pub fn problem_for(e: ChatError, base_url: &str) -> AppError {
     use ChatError::*;
     let unavailable = |status: u16, retry_after: Option<u64>, detail: String| AppError::HipchatUnavailable {
@@ -187,6 +187,15 @@ mod tests {
     }
 
     /// Every 503 says when to come back: HipChat failures that gave no time get the default.
+    /// A refused address is no answer: the connection check stops there instead of reading
+    /// it as a verdict on the token's scopes.
+    #[test]
+    fn a_refused_address_is_unanswered_but_not_transient() {
+        let e = ChatError::NotAllowed { refusal: crate::domain::destination::Refusal::Private };
+        assert!(e.is_unanswered() && !e.is_transient());
+        assert!(!ChatError::TokenRejected.is_unanswered());
+    }
+
     #[test]
     fn every_hipchat_503_has_a_retry_after() {
         let failures = [

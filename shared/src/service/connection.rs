@@ -332,7 +332,7 @@ async fn token_finding(
     match hipchat.token_info(access).await {
         Ok(info) => TokenFinding::Scopes(info.scopes),
         Err(ChatError::TokenRejected) => TokenFinding::Rejected,
-        Err(e) if e.is_transient() => {
+        Err(e) if e.is_unanswered() => {
             problems.push(interrupted(&e, base));
             TokenFinding::Unknown
         }
@@ -385,7 +385,7 @@ async fn probe_scopes(
             Ok(()) => granted.extend(grants.iter().map(|s| (*s).to_owned())),
             Err(ChatError::TokenRejected) => rejected += 1,
             Err(ChatError::MissingScopes { .. }) => {}
-            Err(e) if e.is_transient() => {
+            Err(e) if e.is_unanswered() => {
                 problems.push(interrupted(&e, base));
                 return TokenFinding::Unknown;
             }
