@@ -31,6 +31,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +164,22 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
     e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// The outcome of a conditional write: `true` when it was applied, `false` when its condition
+/// did not hold, any other failure classified under `what`.
+fn applied<T, E>(
+    res: Result<T, aws_sdk_dynamodb::error::SdkError<E, HttpResponse>>,
+    what: &'static str,
+) -> Result<bool, PortError>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(classify(what, e)),
+    }
 }
 
 /// Before attempt `attempt` (from 0) of a batch call that left work unprocessed: waits with
@@ -366,12 +383,8 @@ impl SettingsStore for DynamoStore {
             .expression_attribute_values(":i", AttributeValue::S(checked.issued_on.to_string()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            // The token was replaced or removed since it was read: its check result is stale.
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify("DynamoDB UpdateItem (token check)", e)),
-        }
+        // `false`: the token was replaced or removed since it was read, its check result is stale.
+        applied(res, "DynamoDB UpdateItem (token check)")
     }
 
     async fn clear_token(&self, partner: &PartnerId, now: Timestamp) -> Result<(), PortError> {
@@ -524,11 +537,7 @@ impl RoomStore for DynamoStore {
             condition.push_str(" OR room_id = :old");
             req = req.expression_attribute_values(":old", AttributeValue::N(old.to_string()));
         }
-        match req.condition_expression(condition).send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify("DynamoDB PutItem (room claim)", e)),
-        }
+        applied(req.condition_expression(condition).send().await, "DynamoDB PutItem (room claim)")
     }
 
     async fn store_room(
@@ -558,11 +567,7 @@ impl RoomStore for DynamoStore {
             .expression_attribute_values(":c", AttributeValue::S(claim_id.to_owned()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify("DynamoDB UpdateItem (room mapping)", e)),
-        }
+        applied(res, "DynamoDB UpdateItem (room mapping)")
     }
 
     async fn release_room(&self, partner: &PartnerId, user_id: &str, claim_id: &str) -> Result<(), PortError> {
@@ -638,11 +643,7 @@ impl DeliveryStore for DynamoStore {
             .expression_attribute_values(":c", AttributeValue::S(claim_id.to_owned()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify("DynamoDB UpdateItem (delivered)", e)),
-        }
+        applied(res, "DynamoDB UpdateItem (delivered)")
     }
 
     async fn release_delivery(
@@ -687,11 +688,7 @@ impl DynamoStore {
             .expression_attribute_values(":c", AttributeValue::S(claim.to_owned()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(classify("DynamoDB UpdateItem (request signature)", e)),
-        }
+        applied(res, "DynamoDB UpdateItem (request signature)")
     }
 }
 
